@@ -1,0 +1,40 @@
+# fp4hw: `make` is the main job (Verilog + area report of the default units), `make test` runs
+# every test. Both create .venv and install the project from PyPI on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.fp4hw-installed
+ORACLES_STAMP := $(VENV)/.fp4hw-oracles
+PYTEST_JOBS ?= auto
+
+.PHONY: all test oracles bench clean distclean
+
+all: $(STAMP)
+	$(BIN)/fp4hw build -o build
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "fp4hw needs Python >= 3.10 ($(PYTHON) is older)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS)
+
+# Heavy independent oracles (torch CPU + torchao); tests that need them skip without them.
+oracles: $(ORACLES_STAMP)
+$(ORACLES_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,oracles]'
+	touch $@
+
+bench: $(STAMP)
+	$(BIN)/python -m verification.bench
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV)

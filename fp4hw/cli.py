@@ -1,0 +1,126 @@
+"""``fp4hw``: generate Verilog, synthesize for area, build the default report.
+
+    fp4hw verilog UNIT [--fmt e2m1] [--out fp16] [--lanes N] [--stages N] [--name NAME] [-o FILE]
+    fp4hw synth   UNIT [same unit options] [--json]
+    fp4hw build   [-o build]
+
+Bad arguments or parameters print one line on stderr and exit with status 2; an output file is
+written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .toolchain import ToolMissing
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):                       # one line, exit 2 (no usage dump)
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _add_unit_options(p):
+    import hdl
+    p.add_argument("unit", help=f"one of {', '.join(hdl.UNITS)}")
+    p.add_argument("--fmt", help="element format: e2m1 (default), e1m2, e3m0, e4m3, e5m2")
+    p.add_argument("--out", help="output format of the unit (decoder: fp16, bf16, fp32)")
+    p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
+    p.add_argument("--stages", type=int, help="output register stages (default 0)")
+    p.add_argument("--name", help="top module name (default: the unit name)")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="fp4hw", description="FP4 arithmetic hardware generator")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("verilog", help="write a unit's Verilog")
+    _add_unit_options(p)
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p = sub.add_parser("synth", help="synthesize a unit with Yosys and print its area")
+    _add_unit_options(p)
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p = sub.add_parser("build", help="the main job: Verilog and area report of the default units")
+    p.add_argument("-o", "--output", default="build", help="output folder (default: build)")
+    return parser
+
+
+def _component(args):
+    import hdl
+    params = {k: getattr(args, k) for k in ("fmt", "out", "lanes", "stages")}
+    component = hdl.build_unit(args.unit, **params)
+    name = hdl.units.check_module_name(args.name or args.unit)
+    return component, name
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise ValueError(f"-o {path}: folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _run(args) -> int:
+    import hdl
+    if args.command == "verilog":
+        component, name = _component(args)
+        text = hdl.to_verilog(component, name)
+        if args.output:
+            _write_atomic(Path(args.output), text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.command == "synth":
+        import synth
+        component, name = _component(args)
+        metrics = synth.synthesize(hdl.to_verilog(component, name), name)
+        if args.json:
+            print(json.dumps(metrics, indent=1, sort_keys=True))
+        else:
+            plus = "+" if metrics["transistors_exclude_ffs"] else ""
+            cells = ", ".join(f"{k.strip('$_')}: {v}" for k, v in sorted(metrics["generic_cells_by_type"].items()))
+            print(f"{name}: generic cells {metrics['generic_cells']} ({cells})")
+            print(f"{name}: transistors (stat -tech cmos) {metrics['transistors']}{plus}, depth {metrics['depth']}")
+            print(f"{name}: iCE40 LUT4 {metrics['ice40_lut4']}, carry {metrics['ice40_carry']}, DFF {metrics['ice40_dff']}")
+        return 0
+    if args.command == "build":
+        from synth.report import build
+        records = build(args.output)
+        print(f"wrote {args.output}/verilog/*.v and {args.output}/report.md ({len(records)} design points)")
+        return 1 if any("error" in r for r in records) else 0
+    raise AssertionError(args.command)
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return _run(args)
+    except _UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except (ValueError, ToolMissing) as error:
+        print(f"fp4hw: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:                         # synthesis failures and the like
+        from synth.yosys import SynthError
+        if isinstance(error, SynthError):
+            print(f"fp4hw: error: {error}", file=sys.stderr)
+            return 1
+        raise

@@ -1,0 +1,11 @@
+"""fp4hw RTL: Amaranth 0.5 components generated from the golden model's semantics.
+
+Each component documents its ports, latency and the golden function it equals.
+"""
+
+from .decoder import Decoder
+
+__all__ = ["Decoder"]
+from .units import UNITS, build_unit, to_verilog
+
+__all__ += ["UNITS", "build_unit", "to_verilog"]

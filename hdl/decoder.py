@@ -1,0 +1,123 @@
+"""FP4 (and any MiniFloat) decoder: element codes to exact FP16 / BF16 / FP32 bit patterns.
+
+The decoder is field arithmetic, not a lookup table: the sign passes through, a normal input
+re-biases its exponent (one constant add) and left-aligns its mantissa (wiring), and a subnormal
+input is normalized by the shared :func:`hdl.arith.normalize` (a priority encoder and a shifter
+of ``mbits`` bits). For E2M1 that is three levels of logic per output bit; the cost of being
+generic over formats is nothing but the constant add. A ROM of the same function is the
+baseline the synthesis report compares against.
+
+Inputs whose values are subnormal in the output format (E5M2 → FP16) are supported when both
+formats share exponent width and bias, in which case the fields map one to one. NaN codes give
+the canonical quiet NaN of the output, infinities the output's infinity.
+"""
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+import golden
+from golden.formats import FloatFormat
+
+from .arith import normalize
+from .layouts import float_layout, lanes_of
+from .pipeline import check_stages, delayed
+
+
+def check_lanes(lanes, maximum: int = 512) -> int:
+    if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= maximum:
+        raise ValueError(f"lanes={lanes!r} must be an integer from 1 to {maximum}")
+    return lanes
+
+
+def check_format(fmt) -> FloatFormat:
+    if isinstance(fmt, str):
+        return golden.element_format(fmt)
+    if not isinstance(fmt, FloatFormat) or fmt.bits > 8:
+        raise ValueError(f"fmt={fmt!r} must be a golden MiniFloat of at most 8 bits or a format name")
+    return fmt
+
+
+class Decoder(wiring.Component):
+    """Decode ``lanes`` element codes of ``fmt`` to ``out`` bit patterns.
+
+    Parameters: ``fmt`` (golden MiniFloat or name such as ``"e2m1"``), ``out`` in {fp16, bf16,
+    fp32}, ``lanes`` (1..512), ``stages`` (output register stages, default 0).
+
+    Ports:
+      - ``code``: In, ``lanes`` × ``fmt.bits``; lane *i* at bits ``[i*fmt.bits, (i+1)*fmt.bits)``.
+      - ``value``: Out, ``lanes`` × {16, 16, 32} bits, each a ``float_layout(out)`` struct.
+
+    Latency: ``stages`` cycles (combinational when 0). Golden function:
+    ``fmt.to_ieee(code, out)`` per lane.
+    """
+
+    def __init__(self, fmt="e2m1", out: str = "fp16", lanes: int = 1, stages: int = 0):
+        self._fmt = check_format(fmt)
+        self._out = golden.ieee_format(out)
+        self._lanes = check_lanes(lanes)
+        self._stages = check_stages(stages)
+        if not self._fmt.exact_in(out):
+            raise ValueError(f"out={out!r} cannot hold every {self._fmt.name} value exactly")
+        same_range = (self._fmt.ebits == self._out.ebits and self._fmt.bias == self._out.bias)
+        smallest_exponent = self._fmt.emin - self._fmt.mbits
+        if not same_range and smallest_exponent < self._out.emin:
+            raise ValueError(f"fmt={self._fmt.name} has values that are subnormal in out={out!r}; "
+                             "only formats sharing out's exponent range may do that")
+        self._same_range = same_range
+        super().__init__({
+            "code": In(lanes_of(unsigned(self._fmt.bits), lanes)),
+            "value": Out(lanes_of(float_layout(self._out), lanes)),
+        })
+
+    @property
+    def latency(self) -> int:
+        return self._stages
+
+    def _decode_lane(self, m: Module, code, value):
+        fmt, out = self._fmt, self._out
+        exponent = code[fmt.mbits:fmt.mbits + fmt.ebits]
+        mantissa = code[:fmt.mbits]
+        widen = out.mbits - fmt.mbits
+        all_ones = (1 << fmt.ebits) - 1
+
+        if fmt.signed:
+            m.d.comb += value.sign.eq(code[fmt.bits - 1])
+        with m.If(exponent != 0):
+            m.d.comb += [
+                value.exponent.eq(exponent + (out.bias - fmt.bias)),
+                value.mantissa.eq(mantissa << widen),
+            ]
+        if fmt.mbits:                   # with no mantissa bits, exponent field 0 is just zero
+            with m.Elif(mantissa != 0):
+                if self._same_range:
+                    m.d.comb += [value.exponent.eq(0), value.mantissa.eq(mantissa << widen)]
+                else:
+                    shifted, lz = normalize(mantissa, fmt.mbits)
+                    # value = 1.f * 2^(emin - 1 - lz), the hidden one being the top bit of `shifted`
+                    m.d.comb += [
+                        value.exponent.eq(out.bias + fmt.emin - 1 - lz),
+                        value.mantissa.eq((shifted << 1)[:fmt.mbits] << widen),
+                    ]
+        with m.Else():
+            m.d.comb += [value.exponent.eq(0), value.mantissa.eq(0)]
+
+        out_top = (1 << out.ebits) - 1
+        canonical_nan = 1 << (out.mbits - 1)
+        if fmt.specials == "fn":
+            with m.If((exponent == all_ones) & (mantissa == (1 << fmt.mbits) - 1)):
+                m.d.comb += [value.sign.eq(0), value.exponent.eq(out_top), value.mantissa.eq(canonical_nan)]
+        elif fmt.specials == "ieee":
+            with m.If(exponent == all_ones):
+                with m.If(mantissa == 0):
+                    m.d.comb += [value.exponent.eq(out_top), value.mantissa.eq(0)]
+                with m.Else():
+                    m.d.comb += [value.sign.eq(0), value.exponent.eq(out_top), value.mantissa.eq(canonical_nan)]
+
+    def elaborate(self, platform):
+        m = Module()
+        decoded = Signal(self.value.shape())
+        for lane in range(self._lanes):
+            self._decode_lane(m, self.code[lane], decoded[lane])
+        m.d.comb += self.value.eq(delayed(m, decoded, self._stages, "value_stage"))
+        return m

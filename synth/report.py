@@ -1,0 +1,109 @@
+"""The area report: Verilog for a list of design points, Yosys metrics for each, as JSON and a
+Markdown table.
+
+``DEFAULT_POINTS`` is what ``make`` (``fp4hw build``) runs. Results are cached under
+``<out>/cache`` by a hash of the Verilog text and the Yosys script, so a re-run with nothing
+changed does no synthesis. A failing point is recorded with its error instead of ending the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import hdl
+
+from .yosys import SynthError, generic_script, ice40_script, synthesize
+
+# (unit, params): the default sweep of the units that exist.
+DEFAULT_POINTS = [
+    ("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 1}),
+    ("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 8}),
+    ("decoder", {"fmt": "e2m1", "out": "bf16", "lanes": 8}),
+    ("decoder", {"fmt": "e2m1", "out": "fp32", "lanes": 8}),
+    ("decoder", {"fmt": "e1m2", "out": "fp16", "lanes": 8}),
+    ("decoder", {"fmt": "e3m0", "out": "fp16", "lanes": 8}),
+    ("decoder", {"fmt": "e4m3", "out": "fp16", "lanes": 8}),
+    ("decoder", {"fmt": "e5m2", "out": "fp16", "lanes": 8}),
+    ("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 8, "stages": 1}),
+]
+
+COLUMNS = [("generic_cells", "cells"), ("transistors", "transistors"), ("depth", "depth"),
+           ("ice40_lut4", "LUT4"), ("ice40_carry", "carry"), ("ice40_dff", "DFF")]
+
+
+def point_name(unit: str, params: dict) -> str:
+    parts = [unit] + [f"{k}{v}" if k in ("lanes", "stages") else str(v) for k, v in params.items()]
+    return "_".join(parts)
+
+
+def _cache_key(verilog: str, top: str) -> str:
+    script = "\n".join(generic_script(top) + ice40_script(top))
+    return hashlib.sha256((verilog + "\0" + script).encode()).hexdigest()[:24]
+
+
+def run_point(unit: str, params: dict, out_dir: Path) -> dict:
+    name = point_name(unit, params)
+    record = {"unit": unit, "params": params, "name": name}
+    verilog = hdl.to_verilog(hdl.build_unit(unit, **params), name)
+    (out_dir / "verilog").mkdir(parents=True, exist_ok=True)
+    (out_dir / "verilog" / f"{name}.v").write_text(verilog)
+    cache = out_dir / "cache" / f"{_cache_key(verilog, name)}.json"
+    if cache.exists():
+        record.update(json.loads(cache.read_text()), cached=True)
+        return record
+    try:
+        metrics = synthesize(verilog, name)
+    except SynthError as error:
+        record["error"] = str(error)
+        return record
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(metrics, sort_keys=True))
+    record.update(metrics, cached=False)
+    return record
+
+
+def markdown_table(records: list[dict]) -> str:
+    lines = ["| design point | " + " | ".join(title for _, title in COLUMNS) + " |",
+             "|---|" + "---:|" * len(COLUMNS)]
+    for r in records:
+        if "error" in r:
+            cells = [f"error: {r['error']}"] + [""] * (len(COLUMNS) - 1)
+        else:
+            cells = []
+            for key, _ in COLUMNS:
+                value = r.get(key, "")
+                if key == "transistors" and r.get("transistors_exclude_ffs"):
+                    value = f"{value}+"
+                cells.append(str(value))
+        lines.append(f"| `{r['name']}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(records: list[dict], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    body = ["# fp4hw area report", "",
+            "Generic gates: `synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; stat -tech cmos`",
+            "(transistors with `+` exclude flip-flops); depth: `ltp -noff` levels; iCE40: `synth_ice40`.",
+            "Reproduce with `make` or `fp4hw build`.", "", markdown_table(records)]
+    (out_dir / "report.md").write_text("\n".join(body))
+
+
+def build(out_dir: Path | str = "build", points=None, *, progress=sys.stderr) -> list[dict]:
+    """Write Verilog and the area report for ``points`` (default: DEFAULT_POINTS)."""
+    out_dir = Path(out_dir)
+    points = DEFAULT_POINTS if points is None else points
+    records = []
+    for i, (unit, params) in enumerate(points, 1):
+        start = time.monotonic()
+        record = run_point(unit, params, out_dir)
+        status = "cached" if record.get("cached") else "error" if "error" in record else \
+            f"{time.monotonic() - start:.1f} s"
+        print(f"[{i}/{len(points)}] {record['name']}: {status}", file=progress, flush=True)
+        records.append(record)
+    write_report(records, out_dir)
+    return records

