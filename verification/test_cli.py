@@ -1,0 +1,65 @@
+"""The fp4hw command line: deterministic Verilog, Verilator lint, one-line errors with exit 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+from fp4hw.cli import main
+from fp4hw.toolchain import activate_verilator
+
+
+def fp4hw(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "fp4hw", *args], capture_output=True, text=True, **kw)
+
+
+def test_verilog_is_byte_identical_across_runs(tmp_path):
+    a, b = tmp_path / "a.v", tmp_path / "b.v"
+    assert fp4hw("verilog", "decoder", "--fmt", "e2m1", "-o", str(a)).returncode == 0
+    assert fp4hw("verilog", "decoder", "--fmt", "e2m1", "-o", str(b)).returncode == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert "module decoder(" in a.read_text()
+    assert str(tmp_path) not in a.read_text()
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("args", [["--fmt", "e2m1"], ["--fmt", "e3m0", "--out", "fp32", "--lanes", "8"],
+                                  ["--fmt", "e2m1", "--lanes", "8", "--stages", "2", "--name", "dec8"],
+                                  ["--fmt", "e4m3", "--out", "bf16"], ["--fmt", "e5m2"]])
+def test_verilator_lint_shows_only_waived_width_warnings(args, tmp_path):
+    name = args[args.index("--name") + 1] if "--name" in args else "decoder"
+    path = tmp_path / f"{name}.v"                    # file named after the module (DECLFILENAME)
+    assert main(["verilog", "decoder", *args, "-o", str(path)]) == 0
+    lint = subprocess.run([activate_verilator(), "--lint-only", "-Wall", str(path)],
+                          capture_output=True, text=True)
+    warnings = {line.split(":")[0] for line in lint.stderr.splitlines() if line.startswith("%")}
+    assert warnings <= {"%Warning-WIDTHEXPAND", "%Warning-WIDTHTRUNC", "%Error"}, lint.stderr
+    clean = subprocess.run([activate_verilator(), "--lint-only", "-Wall", "-Wno-WIDTHTRUNC",
+                            "-Wno-WIDTHEXPAND", str(path)], capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["verilog", "decoder", "--fmt", "e9m1"], "fmt='e9m1'"),
+    (["verilog", "decoder", "--lanes", "0"], "lanes=0"),
+    (["verilog", "decoder", "--lanes", "x"], "invalid int value"),
+    (["verilog", "nosuchunit"], "unit='nosuchunit'"),
+    (["verilog", "decoder", "--bogus"], "unrecognized arguments"),
+    (["verilog", "decoder", "--name", "9bad"], "not a Verilog identifier"),
+    (["verilog", "decoder", "--out", "fp8"], "out='fp8'"),
+    (["synth", "decoder", "--stages", "-1"], "stages=-1"),
+    ([], "required"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(args, fragment, tmp_path):
+    run = fp4hw(*args, cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and fragment in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_half_written_file(tmp_path):
+    out = tmp_path / "x.v"
+    assert fp4hw("verilog", "decoder", "--lanes", "0", "-o", str(out)).returncode == 2
+    assert fp4hw("verilog", "decoder", "-o", str(tmp_path / "missing" / "x.v")).returncode == 2
+    assert list(tmp_path.iterdir()) == []
