@@ -137,7 +137,8 @@ class FloatFormat:
         ``rounding``: ``rne`` (default), ``rtz``, ``rna`` or ``stochastic`` (with ``sr_bits``
         random bits ``rbits``: an integer array broadcast to ``x``, a numpy Generator, a seed, or
         None for fresh draws). Overflow saturates to ±max unless ``saturate=False``: then Inf
-        where the format has it, else its NaN, else ``ValueError``. NaN inputs give the canonical
+        where the format has it, else its NaN, else ``ValueError`` (under ``rtz`` a finite
+        overflow gives ±max, as IEEE 754 rounds toward zero). NaN inputs give the canonical
         NaN code where the format has one; otherwise ``nan="raise"`` (default) raises a
         ``ValueError`` that says how many and where, and ``nan="zero"`` gives +0. The sign of
         zero is kept. Ties under ``rne`` go to the even code. Returns uint8 codes (uint16 / uint32 for wider formats).
@@ -174,6 +175,10 @@ class FloatFormat:
         significand = round_quanta(scaled, rounding, r, sr_bits, parity_offset=exponent_code)
         code = exponent_code + significand
 
+        if not saturate and rounding == "rtz":
+            # IEEE 754 §7.4: rounding toward zero carries a finite overflow to the largest
+            # finite value; only an infinite input stays infinite.
+            code = np.minimum(code, self.max_code)
         overflow = (code > self.max_code) | is_inf
         if overflow.any():
             if saturate:

@@ -1,0 +1,372 @@
+"""Block-scaled formats: MXFP4, NVFP4, MXFP8, and the bit-exact dot product (DESIGN §3.4–3.5).
+
+**MX** (E8M0 scale): the shared exponent ``e`` of a block comes from its largest magnitude
+``amax`` by ``scale_mode``
+
+- ``floor`` (OCP): ``floor(log2(amax)) - emax_elem`` (``emax_elem = floor(log2(max))``, 2 for E2M1);
+- ``ceil``: one more when amax's mantissa is not zero;
+- ``even``: amax's mantissa rounded to the element's ``mbits`` (RNE) first, then ``floor``;
+- ``rceil``: ``ceil(log2(amax / max))``, computed exactly, so no element ever clips.
+
+``e`` is clamped below at -127 and a block needing more than 127 gets 0xFF, as does a block
+holding NaN or ±Inf; an all-zero block gets 0x00. Elements are ``encode(x / 2**e)`` (saturating)
+with the chosen rounding; the elements of a NaN-scale block are +0.
+
+**NVFP4** (UE4M3 scale) follows torchao ``nvfp4_quantize`` in float32: block scale
+``amax / 6`` (divided by the per-tensor scale when there is one), clamped to [2**-6, 448] and
+rounded to UE4M3 (RNE); elements ``encode(x * (1 / scale))`` with torchao's reciprocal order.
+Deliberate differences from torchao (tested): a block with NaN or ±Inf gets the NaN scale 0x7F
+and +0 elements; for MX, the tiny-block scale 2**-127 is applied exactly (torchao divides by
+2**-126, or 1.0 under rceil), ±Inf gives 0xFF (torchao: 0xFD under floor, 0xFE under rceil),
+and rceil is exact (torchao rounds amax / 6 to float32 first).
+
+**dot** (DESIGN §3.5): per block the exact integer ``S = sum(a_i * b_i * F)``; its value
+``S * scale_a * scale_b / F`` is rounded once to FP32 (RNE, subnormals kept, overflow to Inf);
+blocks are accumulated in order, ``acc = fp32(acc + block)`` from +0. Any NaN scale gives NaN.
+NVFP4 per-tensor scales multiply the FP32 result: ``fp32(acc * fp32(ta * tb))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formats import E2M1, E4M3, E5M2, E8M0, FP32, UE4M3, E8M0Format, FloatFormat
+from .rounding import check_rounding, random_bits
+
+SCALE_MODES = ("floor", "ceil", "even", "rceil")
+
+
+@dataclass(frozen=True)
+class BlockFormat:
+    """A block-scaled format: ``element`` MiniFloat, ``block`` size (a power of two >= 2) and
+    ``scale`` format (E8M0 or UE4M3)."""
+
+    element: FloatFormat
+    block: int
+    scale: object
+    name: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.element, FloatFormat) or self.element.bits > 8:
+            raise ValueError(f"element={self.element!r} must be a golden MiniFloat of at most 8 bits")
+        if not isinstance(self.block, int) or self.block < 2 or self.block & (self.block - 1):
+            raise ValueError(f"block={self.block!r} must be a power of two >= 2")
+        if not (isinstance(self.scale, E8M0Format) or self.scale is UE4M3):
+            raise ValueError(f"scale={self.scale!r} must be golden.E8M0 or golden.UE4M3")
+        if not self.name:
+            kind = "MX" if self.is_mx else "NV"
+            object.__setattr__(self, "name", f"{kind}-{self.element.name}-{self.block}")
+
+    @property
+    def is_mx(self) -> bool:
+        return isinstance(self.scale, E8M0Format)
+
+    @property
+    def emax_elem(self) -> int:
+        return int(np.floor(np.log2(self.element.max)))
+
+    def __repr__(self):
+        return f"BlockFormat({self.name})"
+
+
+MXFP4 = BlockFormat(E2M1, 32, E8M0, "MXFP4")
+NVFP4 = BlockFormat(E2M1, 16, UE4M3, "NVFP4")
+MXFP8_E4M3 = BlockFormat(E4M3, 32, E8M0, "MXFP8_E4M3")
+MXFP8_E5M2 = BlockFormat(E5M2, 32, E8M0, "MXFP8_E5M2")
+BLOCK_FORMATS = {f.name.lower(): f for f in (MXFP4, NVFP4, MXFP8_E4M3, MXFP8_E5M2)}
+UE4M3_EPS = 2.0 ** -6                 # torch.finfo(float8_e4m3fn).tiny, torchao's lower clamp
+
+
+def block_format(fmt) -> BlockFormat:
+    if isinstance(fmt, BlockFormat):
+        return fmt
+    try:
+        return BLOCK_FORMATS[str(fmt).lower()]
+    except KeyError:
+        raise ValueError(f"fmt={fmt!r} is not a BlockFormat or one of {', '.join(BLOCK_FORMATS)}") from None
+
+
+@dataclass
+class Quantized:
+    """A block-quantized tensor: ``codes`` (uint8, the input's shape), ``scales`` (uint8, the
+    blocked axis divided by the block size), ``tensor_scale`` (float32 or None), ``format``,
+    ``axis`` (the blocked axis)."""
+
+    codes: np.ndarray
+    scales: np.ndarray
+    tensor_scale: np.float32 | None
+    format: BlockFormat
+    axis: int = -1
+
+
+def _blocked(x: np.ndarray, axis: int, block: int, name: str = "x") -> np.ndarray:
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have at least one axis")
+    moved = np.moveaxis(x, axis, -1)
+    if moved.shape[-1] % block:
+        raise ValueError(f"{name} has {moved.shape[-1]} elements along axis {axis}, not a multiple "
+                         f"of the block size {block}; pad with golden.packing.pad")
+    return moved.reshape(*moved.shape[:-1], moved.shape[-1] // block, block)
+
+
+def _unblocked(blocks: np.ndarray, axis: int) -> np.ndarray:
+    flat = blocks.reshape(*blocks.shape[:-2], blocks.shape[-2] * blocks.shape[-1])
+    return np.moveaxis(flat, -1, axis)
+
+
+def shared_exponent(amax: np.ndarray, element: FloatFormat, scale_mode: str) -> np.ndarray:
+    """Unbiased shared exponent per block for finite, positive ``amax`` (float64), unclamped."""
+    bits = amax.view(np.uint64)
+    exponent = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64) - 1023
+    mantissa = (bits & np.uint64((1 << 52) - 1)).astype(np.int64)
+    emax = int(np.floor(np.log2(element.max)))
+    if scale_mode == "floor":
+        return exponent - emax
+    if scale_mode == "ceil":
+        return exponent + (mantissa != 0) - emax
+    if scale_mode == "even":
+        drop = 52 - element.mbits
+        kept = mantissa >> drop
+        rest = mantissa & ((1 << drop) - 1)
+        half = 1 << (drop - 1)
+        up = (rest > half) | ((rest == half) & ((kept & 1) == 1))
+        return exponent + ((kept + up) >> element.mbits) - emax
+    if scale_mode == "rceil":
+        floor_e = exponent - emax
+        return floor_e + (np.ldexp(amax, -floor_e) > element.max)
+    raise ValueError(f"scale_mode={scale_mode!r} is not one of {', '.join(SCALE_MODES)}")
+
+
+def _as_float(x) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype.kind == "f":
+        return a
+    try:
+        return a.astype(np.float32) if a.dtype.kind == "V" else a.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"x must hold real numbers, got dtype {a.dtype}") from None
+
+
+def quantize(x, fmt=MXFP4, *, axis: int = -1, scale_mode: str = "floor", rounding: str = "rne",
+             rbits=None, sr_bits: int = 8, tensor_scale=None) -> Quantized:
+    """Block-quantize ``x`` along ``axis`` (see the module docstring for the semantics).
+
+    ``rounding`` in {rne, rtz, rna, stochastic} (``rbits``/``sr_bits`` as in ``encode``, shaped
+    like ``x``); ``scale_mode`` for MX formats; ``tensor_scale`` for NVFP4 only: None (one
+    level), a positive float (the per-tensor scale), or ``"amax"`` (``amax(x) / (448 * 6)``).
+    """
+    fmt = block_format(fmt)
+    check_rounding(rounding)
+    if scale_mode not in SCALE_MODES:
+        raise ValueError(f"scale_mode={scale_mode!r} is not one of {', '.join(SCALE_MODES)}")
+    x = _as_float(x)
+    if not -x.ndim <= axis < max(x.ndim, 1):
+        raise ValueError(f"axis={axis} is out of range for an array of {x.ndim} dimensions")
+    blocks = _blocked(x, axis, fmt.block)
+    r = None
+    if rounding == "stochastic":
+        r = _blocked(random_bits(rbits, x.shape, sr_bits), axis, fmt.block, "rbits")
+    finite = np.isfinite(blocks).all(axis=-1)
+    if fmt.is_mx:
+        if tensor_scale is not None:
+            raise ValueError(f"tensor_scale applies to NVFP4-style formats, not {fmt.name}")
+        codes, scales = _quantize_mx(blocks.astype(np.float64), finite, fmt, scale_mode, rounding, r, sr_bits)
+        ts = None
+    else:
+        codes, scales, ts = _quantize_nv(blocks.astype(np.float32), finite, fmt, rounding, r, sr_bits,
+                                         tensor_scale, x)
+    return Quantized(_unblocked(codes, axis), np.moveaxis(scales, -1, axis), ts, fmt, axis)
+
+
+def _quantize_mx(blocks, finite, fmt, scale_mode, rounding, r, sr_bits):
+    amax = np.where(finite, np.abs(np.where(np.isfinite(blocks), blocks, 0)).max(axis=-1), 0.0)
+    exponent = np.where(amax > 0, shared_exponent(np.where(amax > 0, amax, 1.0), fmt.element, scale_mode), -127)
+    exponent = np.maximum(exponent, -127)
+    nan_scale = ~finite | (exponent > 127)
+    exponent = np.where(nan_scale, 0, exponent)
+    scales = np.where(nan_scale, E8M0.nan_code, exponent + 127).astype(np.uint8)
+    scaled = np.ldexp(np.where(nan_scale[..., None], 0.0, blocks), -exponent[..., None])
+    codes = fmt.element.encode(scaled, rounding, saturate=True, rbits=r, sr_bits=sr_bits)
+    return codes, scales
+
+
+def _tensor_scale(tensor_scale, x) -> np.float32:
+    if isinstance(tensor_scale, str):
+        if tensor_scale != "amax":
+            raise ValueError(f"tensor_scale={tensor_scale!r} must be None, a positive float or 'amax'")
+        amax = np.float32(np.abs(x.astype(np.float32)).max())
+        value = np.float32(amax / np.float32(448.0 * 6.0))
+    else:
+        try:
+            value = np.float32(tensor_scale)
+        except (TypeError, ValueError):
+            raise ValueError(f"tensor_scale={tensor_scale!r} must be None, a positive float or 'amax'") from None
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"tensor_scale={tensor_scale!r} must be positive and finite (got {value})")
+    return value
+
+
+def _quantize_nv(blocks, finite, fmt, rounding, r, sr_bits, tensor_scale, x):
+    one = np.float32(1.0)
+    elem_max = np.float32(fmt.element.max)
+    amax = np.abs(np.where(finite[..., None], blocks, 0)).max(axis=-1)
+    block_scale = (amax / elem_max).astype(np.float32)
+    ts = None if tensor_scale is None else _tensor_scale(tensor_scale, x)
+    if ts is not None:
+        block_scale = (block_scale / ts).astype(np.float32)
+    clamped = np.clip(block_scale, np.float32(UE4M3_EPS), np.float32(UE4M3.max))
+    scales = UE4M3.encode(clamped, "rne")
+    scale_value = UE4M3.decode(scales)
+    if ts is None:
+        reciprocal = (one / scale_value).astype(np.float32)
+    else:
+        reciprocal = ((one / ts).astype(np.float32) / scale_value).astype(np.float32)
+    data = (np.where(finite[..., None], blocks, 0) * reciprocal[..., None]).astype(np.float32)
+    data = np.clip(data, -elem_max, elem_max)
+    codes = fmt.element.encode(data, rounding, saturate=True, rbits=r, sr_bits=sr_bits)
+    scales = np.where(finite, scales, UE4M3.nan_code).astype(np.uint8)
+    return codes, scales, ts
+
+
+def _check_quantized(q, name: str) -> Quantized:
+    if not isinstance(q, Quantized):
+        raise ValueError(f"{name} must be a golden.mx.Quantized (from golden.mx.quantize)")
+    return q
+
+
+def _scale_values(q: Quantized) -> np.ndarray:
+    """float64 value of each block scale (NaN for the NaN code)."""
+    return q.format.scale.decode64(q.scales)
+
+
+def dequantize(q: Quantized) -> np.ndarray:
+    """float32 values of a Quantized tensor (NaN-scale blocks are NaN)."""
+    q = _check_quantized(q, "q")
+    fmt = q.format
+    codes = _blocked(q.codes, q.axis, fmt.block, "codes")
+    scales = np.moveaxis(np.asarray(q.scales), q.axis, -1)
+    if scales.shape != codes.shape[:-1]:
+        raise ValueError(f"scales of shape {q.scales.shape} do not match codes of shape {q.codes.shape}")
+    values = fmt.element.decode64(codes)
+    scale = fmt.scale.decode64(scales)
+    if fmt.is_mx:
+        out = (values * scale[..., None]).astype(np.float32)
+    else:
+        scale32 = scale.astype(np.float32)
+        if q.tensor_scale is not None:
+            scale32 = (np.float32(q.tensor_scale) * scale32).astype(np.float32)
+        out = (values.astype(np.float32) * scale32[..., None]).astype(np.float32)
+    return _unblocked(out, q.axis)
+
+
+def _element_integers(codes: np.ndarray, element: FloatFormat, block: int):
+    """Each element value in units of min_subnormal (exact integers), and a mask of NaN/Inf.
+    Python integers where a block sum times an 8-bit scale significand could pass 2**52."""
+    values = element.decode64(codes)
+    special = ~np.isfinite(values)
+    units = np.rint(np.where(special, 0.0, values) / element.min_subnormal)
+    wide = (element.max / element.min_subnormal) ** 2 * block * 256 >= 2.0 ** 52
+    return (units.astype(object) if wide else units.astype(np.int64)), special
+
+
+def _round_to_fp32(total, exponent: np.ndarray) -> np.ndarray:
+    """FP32 (RNE) of ``total * 2**exponent`` for exact integers ``total`` (int64 or Python int),
+    rounded once: wide integers are first cut to 40 bits plus a sticky bit."""
+    if total.dtype == object:
+        def cut(s):
+            s = int(s)
+            extra = max(abs(s).bit_length() - 40, 0)
+            if not extra:
+                return s, 0
+            kept = abs(s) >> extra
+            sticky = 1 if abs(s) & ((1 << extra) - 1) else 0
+            return (kept << 1 | sticky) * (1 if s > 0 else -1), extra - 1
+        pairs = np.frompyfunc(cut, 1, 2)(total)
+        mantissa = pairs[0].astype(np.float64)
+        exponent = exponent + pairs[1].astype(np.int64)
+    else:
+        mantissa = total.astype(np.float64)            # |S| < 2**53: exact
+    value = np.ldexp(mantissa, exponent)
+    return FP32.encode(value, "rne", saturate=False).view(np.float32)
+
+
+def _dot_blocks(ia, sa_special, ib, sb_special, scale_a, scale_b, element, block_sum):
+    """Block values (float32) from element integers; ``block_sum(ia, ib)`` sums per block."""
+    total = block_sum(ia, ib)
+    exact = scale_a * scale_b                       # powers of two or 8-bit significands: exact
+    bad = np.isnan(exact) | sa_special | sb_special
+    exact = np.where(bad, 1.0, exact)
+    mant, exp2 = np.frexp(exact)                    # exact = mant * 2**exp2, mant has <= 8 bits
+    mant_int = np.rint(np.ldexp(mant, 8)).astype(np.int64)
+    unit = int(np.log2(element.min_subnormal)) * 2
+    if total.dtype == object:
+        total = total * mant_int.astype(object)
+    else:
+        total = total * mant_int
+    values = _round_to_fp32(total, exp2 - 8 + unit)
+    return np.where(bad, np.float32(np.nan), values)
+
+
+def _accumulate(blocks: np.ndarray) -> np.ndarray:
+    """acc = fp32(acc + block) in block order (last axis), from +0."""
+    acc = np.zeros(blocks.shape[:-1], dtype=np.float32)
+    for k in range(blocks.shape[-1]):
+        acc = (acc + blocks[..., k]).astype(np.float32)
+    return acc
+
+
+def _apply_tensor_scales(acc, qa, qb):
+    if qa.tensor_scale is None and qb.tensor_scale is None:
+        return acc
+    ta = np.float32(1.0 if qa.tensor_scale is None else qa.tensor_scale)
+    tb = np.float32(1.0 if qb.tensor_scale is None else qb.tensor_scale)
+    return (acc * np.float32(ta * tb)).astype(np.float32)
+
+
+def _operands(qa, qb):
+    qa, qb = _check_quantized(qa, "a"), _check_quantized(qb, "b")
+    if qa.format != qb.format:
+        raise ValueError(f"a is {qa.format.name} but b is {qb.format.name}")
+    fmt = qa.format
+    out = []
+    for q, name in ((qa, "a"), (qb, "b")):
+        if q.axis not in (-1, q.codes.ndim - 1):
+            raise ValueError(f"{name} must be quantized along its last axis (axis=-1), not axis={q.axis}")
+        codes = _blocked(q.codes, -1, fmt.block, f"{name}.codes")
+        scales = np.asarray(q.scales)
+        if scales.shape != codes.shape[:-1]:
+            raise ValueError(f"{name}.scales has shape {scales.shape}, expected {codes.shape[:-1]}")
+        ints, special = _element_integers(codes, fmt.element, fmt.block)
+        out.append((ints, special.any(axis=-1), fmt.scale.decode64(scales)))
+    if out[0][0].shape[-2:] != out[1][0].shape[-2:]:
+        raise ValueError(f"a has {qa.codes.shape[-1]} elements along the last axis, b has {qb.codes.shape[-1]}")
+    return fmt, out
+
+
+def dot(a: Quantized, b: Quantized) -> np.ndarray:
+    """Bit-exact dot product over the last axis (leading axes broadcast), float32."""
+    fmt, ((ia, sa, va), (ib, sb, vb)) = _operands(a, b)
+    blocks = _dot_blocks(ia, sa, ib, sb, va, vb, fmt.element,
+                         lambda x, y: (x * y).sum(axis=-1))
+    return _apply_tensor_scales(_accumulate(blocks), a, b)
+
+
+def matmul(a: Quantized, b: Quantized) -> np.ndarray:
+    """A[M, K] x B[N, K] (both quantized along K) → float32 [M, N], each entry as :func:`dot`."""
+    fmt, ((ia, sa, va), (ib, sb, vb)) = _operands(a, b)
+    if ia.ndim != 3 or ib.ndim != 3:
+        raise ValueError(f"matmul takes 2-D A[M, K] and B[N, K], got {a.codes.shape} and {b.codes.shape}")
+
+    def block_sum(x, y):
+        if x.dtype == object:
+            return (x[:, None] * y[None, :]).sum(axis=-1)
+        return np.einsum("mbi,nbi->mnb", x, y)
+
+    blocks = _dot_blocks(ia, sa[:, None], ib, sb[None, :], va[:, None], vb[None, :], fmt.element, block_sum)
+    return _apply_tensor_scales(_accumulate(blocks), a, b)
+
+
+__all__ = ["BlockFormat", "Quantized", "MXFP4", "NVFP4", "MXFP8_E4M3", "MXFP8_E5M2", "SCALE_MODES",
+           "quantize", "dequantize", "dot", "matmul", "shared_exponent", "block_format"]
