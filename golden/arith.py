@@ -50,7 +50,8 @@ def mul(a, b, fmt=None, out: str = "fixed") -> np.ndarray:
     if out not in PRODUCT_FORMS:
         raise ValueError(f"out={out!r} is not one of {', '.join(PRODUCT_FORMS)}")
     va, vb = _values(a, fmt, "a"), _values(b, fmt, "b")
-    product = va * vb
+    with np.errstate(invalid="ignore"):             # Inf * 0 = NaN is the IEEE answer
+        product = va * vb
     if out == "fixed":
         bad = ~np.isfinite(product)
         if bad.any():
@@ -95,7 +96,8 @@ def mac(a, b, c, fmt=None, acc: str = "fp16", rounding: str = "rne") -> np.ndarr
     c = np.asarray(c)
     if c.dtype.kind not in "iu" or ((c < 0) | (c > 0xFFFF)).any():
         raise ValueError("c must hold FP16 bit patterns (integers in [0, 65535])")
-    total = _values(a, fmt, "a") * _values(b, fmt, "b") + FP16.decode64(c)   # exact
+    with np.errstate(invalid="ignore"):             # Inf - Inf = NaN is the IEEE answer
+        total = _values(a, fmt, "a") * _values(b, fmt, "b") + FP16.decode64(c)   # exact
     return FP16.encode(total, rounding, saturate=False)
 
 

@@ -149,17 +149,29 @@ class FloatFormat:
         a = np.asarray(x)
         if a.dtype.kind not in "fiub":
             raise ValueError(f"encode takes real numbers, got dtype {a.dtype}")
-        x64 = a.astype(np.float64)
-        shape = x64.shape
-        r = random_bits(rbits, shape, sr_bits) if rounding == "stochastic" else None
+        if a.dtype == np.float32 and rounding != "stochastic" and self.bits <= 8 and self.mbits <= 6:
+            fast = self._encode_float32_by_table(a, rounding, saturate, nan)
+            if fast is not None:
+                return fast
+        r = random_bits(rbits, a.shape, sr_bits) if rounding == "stochastic" else None
+        return self._encode64(a.astype(np.float64), rounding, saturate, nan, r, sr_bits)
 
+    _MARK_NAN, _MARK_OVERFLOW, _MARK_NEGATIVE = 0x100, 0x200, 0x400
+
+    def _encode64(self, x64, rounding, saturate, nan, r, sr_bits, mark: bool = False):
+        """The encoder proper. With ``mark=True``, inputs it would reject get the marks above
+        instead of a ``ValueError`` (used to build the float32 tables)."""
+        shape = x64.shape
         is_nan = np.isnan(x64)
         negative = np.signbit(x64) & ~is_nan
+        rejected = np.zeros(shape, dtype=np.int64)
         if not self.signed:
             bad = negative & (x64 != 0)
             if bad.any():
-                raise ValueError(f"{self.name} is unsigned: {int(bad.sum())} negative inputs, "
-                                 f"first at index {_first_index(bad)}")
+                if not mark:
+                    raise ValueError(f"{self.name} is unsigned: {int(bad.sum())} negative inputs, "
+                                     f"first at index {_first_index(bad)}")
+                rejected |= np.where(bad, self._MARK_NEGATIVE, 0)
             negative = np.zeros(shape, dtype=bool)
         magnitude = np.where(is_nan, 0.0, np.abs(x64))
         is_inf = np.isinf(magnitude)
@@ -187,6 +199,8 @@ class FloatFormat:
                 code = np.where(overflow, self.inf_code, code)
             elif self.has_nan:
                 code = np.where(overflow, self.nan_code, code)
+            elif mark:
+                rejected |= np.where(overflow, self._MARK_OVERFLOW, 0)
             else:
                 raise ValueError(f"{int(overflow.sum())} inputs overflow {self.name} (max {self.max}) "
                                  f"with saturate=False, first at index {_first_index(overflow)}; "
@@ -198,11 +212,56 @@ class FloatFormat:
                 code = np.where(is_nan, self.nan_code, code)
             elif nan == "zero":
                 code = np.where(is_nan, 0, code)
+            elif mark:
+                rejected |= np.where(is_nan, self._MARK_NAN, 0)
             else:
                 raise ValueError(f"{int(is_nan.sum())} NaN inputs, first at index {_first_index(is_nan)}: "
                                  f"{self.name} has no NaN (pass nan='zero' to map NaN to +0)")
+        if mark:
+            return np.where(rejected != 0, rejected, code)
         dtype = np.uint8 if self.bits <= 8 else np.uint16 if self.bits <= 16 else np.uint32
         return code.astype(dtype)
+
+    # --- float32 fast path ------------------------------------------------------------------
+    def _float32_tables(self, rounding: str, saturate: bool, nan: str):
+        """Tables of the encoder's own results indexed by the top 16 bits of a float32.
+
+        With at most 6 mantissa bits in the target, the rounding of a float32 depends only on
+        its top 16 bits (sign, exponent, 7 mantissa bits: the kept bits and the guard bit) and
+        on whether any of its low 16 bits is set (the sticky bit). ``low_zero[hi]`` is the code
+        for low bits all zero, ``low_set[hi]`` for low bits not all zero; they differ only at
+        exact ties under rne and at Inf/NaN (0x7F80). Inputs the generic encoder rejects are
+        marked (>= 0x100) so the caller re-runs it for the error message.
+        """
+        key = (rounding, saturate, nan)
+        cache = self.__dict__.setdefault("_tables", {})
+        if key not in cache:
+            hi = np.arange(1 << 16, dtype=np.uint32) << np.uint32(16)
+            tables = []
+            for low in (0, 1):
+                with np.errstate(invalid="ignore"):
+                    x = (hi | np.uint32(low)).view(np.float32).astype(np.float64)
+                tables.append(self._encode64(x, rounding, saturate, nan, None, 8, mark=True).astype(np.uint16))
+            low_zero, low_set = tables
+            marks = bool((low_zero > 0xFF).any() or (low_set > 0xFF).any())
+            cache[key] = (low_zero, low_set, np.flatnonzero(low_zero != low_set).astype(np.uint16), marks)
+        return cache[key]
+
+    def _encode_float32_by_table(self, a: np.ndarray, rounding, saturate, nan):
+        low_zero, low_set, ambiguous_hi, marks = self._float32_tables(rounding, saturate, nan)
+        halves = np.ascontiguousarray(a).reshape(-1).view(np.uint16)
+        low, hi = halves[0::2], halves[1::2]          # little-endian float32: low half first
+        code = low_zero[hi]
+        if ambiguous_hi.size:
+            ambiguous = np.isin(hi, ambiguous_hi) if ambiguous_hi.size > 8 else \
+                np.logical_or.reduce([hi == h for h in ambiguous_hi])
+            where = np.flatnonzero(ambiguous)
+            if where.size:
+                sticky = low[where] != 0
+                code[where[sticky]] = low_set[hi[where[sticky]]]
+        if marks and code.size and code.max() > 0xFF:
+            return None                               # let the generic path raise its message
+        return code.astype(np.uint8).reshape(a.shape)
 
     # --- exact widening -----------------------------------------------------------------------
     def to_ieee(self, codes, out: str = "fp16") -> np.ndarray:

@@ -168,26 +168,37 @@ def quantize(x, fmt=MXFP4, *, axis: int = -1, scale_mode: str = "floor", roundin
     r = None
     if rounding == "stochastic":
         r = _blocked(random_bits(rbits, x.shape, sr_bits), axis, fmt.block, "rbits")
-    finite = np.isfinite(blocks).all(axis=-1)
     if fmt.is_mx:
         if tensor_scale is not None:
             raise ValueError(f"tensor_scale applies to NVFP4-style formats, not {fmt.name}")
-        codes, scales = _quantize_mx(blocks.astype(np.float64), finite, fmt, scale_mode, rounding, r, sr_bits)
+        codes, scales = _quantize_mx(blocks, fmt, scale_mode, rounding, r, sr_bits)
         ts = None
     else:
+        finite = np.isfinite(blocks).all(axis=-1)
         codes, scales, ts = _quantize_nv(blocks.astype(np.float32), finite, fmt, rounding, r, sr_bits,
                                          tensor_scale, x)
     return Quantized(_unblocked(codes, axis), np.moveaxis(scales, -1, axis), ts, fmt, axis)
 
 
-def _quantize_mx(blocks, finite, fmt, scale_mode, rounding, r, sr_bits):
-    amax = np.where(finite, np.abs(np.where(np.isfinite(blocks), blocks, 0)).max(axis=-1), 0.0)
-    exponent = np.where(amax > 0, shared_exponent(np.where(amax > 0, amax, 1.0), fmt.element, scale_mode), -127)
+def _quantize_mx(blocks, fmt, scale_mode, rounding, r, sr_bits):
+    """MX scales and element codes. float32 (and narrower) inputs stay in float32: scaling by a
+    power of two is exact there too (a result below 2**-126 encodes to 0 either way), and the
+    element encoder then takes its table path."""
+    work = np.float32 if blocks.dtype.itemsize <= 4 else np.float64
+    blocks = blocks.astype(work, copy=False)
+    with np.errstate(invalid="ignore"):
+        amax = np.maximum(blocks.max(axis=-1), -blocks.min(axis=-1)).astype(np.float64)  # NaN-propagating
+    finite = np.isfinite(amax)
+    positive = finite & (amax > 0)
+    exponent = np.where(positive, shared_exponent(np.where(positive, amax, 1.0), fmt.element, scale_mode), -127)
     exponent = np.maximum(exponent, -127)
     nan_scale = ~finite | (exponent > 127)
     exponent = np.where(nan_scale, 0, exponent)
     scales = np.where(nan_scale, E8M0.nan_code, exponent + 127).astype(np.uint8)
-    scaled = np.ldexp(np.where(nan_scale[..., None], 0.0, blocks), -exponent[..., None])
+    factor = np.ldexp(np.ones((), work), -exponent).astype(work)
+    if nan_scale.any():
+        blocks = np.where(nan_scale[..., None], work(0), blocks)
+    scaled = blocks * factor[..., None]
     codes = fmt.element.encode(scaled, rounding, saturate=True, rbits=r, sr_bits=sr_bits)
     return codes, scales
 
@@ -312,8 +323,9 @@ def _dot_blocks(ia, sa_special, ib, sb_special, scale_a, scale_b, element, block
 def _accumulate(blocks: np.ndarray) -> np.ndarray:
     """acc = fp32(acc + block) in block order (last axis), from +0."""
     acc = np.zeros(blocks.shape[:-1], dtype=np.float32)
-    for k in range(blocks.shape[-1]):
-        acc = (acc + blocks[..., k]).astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):      # Inf - Inf = NaN, overflow = Inf
+        for k in range(blocks.shape[-1]):
+            acc = (acc + blocks[..., k]).astype(np.float32)
     return acc
 
 
@@ -322,7 +334,8 @@ def _apply_tensor_scales(acc, qa, qb):
         return acc
     ta = np.float32(1.0 if qa.tensor_scale is None else qa.tensor_scale)
     tb = np.float32(1.0 if qb.tensor_scale is None else qb.tensor_scale)
-    return (acc * np.float32(ta * tb)).astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (acc * np.float32(ta * tb)).astype(np.float32)
 
 
 def _operands(qa, qb):

@@ -254,3 +254,38 @@ def test_reference_comparison_catches_a_planted_fault():
         wrong = fmt.encode(x, "rtz", saturate=saturate)
         assert (wrong != table_reference(fmt, x, "rne")).any()
         assert (wrong != x.astype(dtype).view(np.uint8)).any()
+
+
+@pytest.mark.parametrize("saturate", [True, False])
+@pytest.mark.parametrize("rounding", ["rne", "rtz", "rna"])
+@pytest.mark.parametrize("fmt", [E2M1, E1M2, E3M0, E4M3, E5M2, UE4M3, CUSTOM[3]], ids=lambda f: f.name)
+def test_float32_table_path_equals_generic_path(fmt, rounding, saturate):
+    """encode() of float32 looks codes up by the top 16 bits plus a sticky bit; it must equal the
+    float64 bit-manipulation path on every top-16-bit pattern (with and without low bits) and on
+    random bit patterns."""
+    hi = np.arange(1 << 16, dtype=np.uint32) << np.uint32(16)
+    rng = np.random.default_rng(12)
+    bits = np.concatenate([hi, hi | 1, hi | 0x8000, rng.integers(0, 1 << 32, 1 << 18, dtype=np.uint64).astype(np.uint32)])
+    x = bits.view(np.float32)
+    keep = np.ones(x.shape, dtype=bool)
+    if not fmt.has_nan:
+        keep &= ~np.isnan(x)
+    if not saturate and not (fmt.has_inf or fmt.has_nan):
+        keep &= np.abs(x) <= fmt.max
+    if not fmt.signed:
+        keep &= ~np.signbit(x) | np.isnan(x)
+    x = x[keep]
+    with np.errstate(invalid="ignore"):
+        slow = fmt.encode(x.astype(np.float64), rounding, saturate=saturate)
+    np.testing.assert_array_equal(fmt.encode(x, rounding, saturate=saturate), slow)
+
+
+def test_float32_path_raises_like_the_generic_path():
+    with pytest.raises(ValueError, match="1 NaN inputs, first at index \\(2,\\)"):
+        E2M1.encode(np.float32([1, 2, np.nan]))
+    with pytest.raises(ValueError, match="overflow E2M1"):
+        E2M1.encode(np.float32([1, 7]), saturate=False)
+    with pytest.raises(ValueError, match="unsigned"):
+        UE4M3.encode(np.float32([1, -2]))
+    assert E2M1.encode(np.float32([np.nan]), nan="zero").tolist() == [0]
+    assert E2M1.encode(np.zeros((0,), np.float32)).shape == (0,)

@@ -1,0 +1,60 @@
+"""``make bench``: golden-model throughput against ml_dtypes casts in the same process.
+
+Targets (issue: golden model): E2M1 ``encode`` of 16M float32 within 2x of
+``x.astype(ml_dtypes.float4_e2m1fn)``; MXFP4 ``quantize`` of a 4096x4096 float32 matrix within
+3x of that cast. Prints the best of several runs and the ratios; a benchmark records numbers,
+it does not fail on them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def best_of(fn, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(out: str = "build/bench.json") -> dict:
+    import ml_dtypes
+
+    import golden
+    from golden import mx
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(1 << 24) * 3).astype(np.float32)
+    matrix = rng.standard_normal((4096, 4096)).astype(np.float32)
+    print("timing E2M1 encode of 16M float32 ...", flush=True)
+    cast = best_of(lambda: x.astype(ml_dtypes.float4_e2m1fn))
+    encode = best_of(lambda: golden.E2M1.encode(x))
+    print("timing MXFP4 quantize of 4096x4096 ...", flush=True)
+    cast_matrix = best_of(lambda: matrix.astype(ml_dtypes.float4_e2m1fn))
+    quantize = best_of(lambda: mx.quantize(matrix), repeat=3)
+    result = {
+        "ml_dtypes_cast_16M_s": cast, "e2m1_encode_16M_s": encode,
+        "encode_ratio": encode / cast, "encode_target": 2.0,
+        "ml_dtypes_cast_4096x4096_s": cast_matrix, "mxfp4_quantize_4096x4096_s": quantize,
+        "quantize_ratio": quantize / cast_matrix, "quantize_target": 3.0,
+    }
+    print(f"E2M1 encode 16M:      {encode * 1e3:8.1f} ms vs ml_dtypes {cast * 1e3:6.1f} ms "
+          f"-> ratio {result['encode_ratio']:.2f} (target <= 2)")
+    print(f"MXFP4 quantize 4096^2: {quantize * 1e3:7.1f} ms vs ml_dtypes {cast_matrix * 1e3:6.1f} ms "
+          f"-> ratio {result['quantize_ratio']:.2f} (target <= 3)")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
