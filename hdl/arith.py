@@ -1,25 +1,32 @@
 """Shared combinational arithmetic: written once, reused by every unit.
 
-- :func:`leading_zeros`: count of zero bits above the highest set bit (a priority encoder).
+- :func:`leading_zeros`: count of zero bits above the highest set bit (a log-depth tree).
 - :func:`normalize`: shift a significand left until its top bit is set.
 
-Both build plain Amaranth expressions (no state, no module), so a caller can use them inside any
-``m.d.comb`` or ``m.d.sync`` assignment; Yosys sees a Mux chain, which it maps to a priority
-encoder of ``ceil(log2(width))`` levels.
+- :func:`element_fields` / :func:`element_specials`: an element code as an exact integer
+  (significand with hidden bit, shift) and its NaN/Inf flags.
+
+All build plain Amaranth expressions (no state, no module), so a caller can use them inside any
+``m.d.comb`` or ``m.d.sync`` assignment.
 """
 
-from amaranth.hdl import Const, Mux, Value
+from amaranth.hdl import Cat, Const, Mux, Value
 
 
 def leading_zeros(value: Value, width: int | None = None) -> Value:
-    """Number of leading zeros of the low ``width`` bits of ``value`` (``width`` if all zero)."""
+    """Number of leading zeros of the low ``width`` bits of ``value`` (``width`` if all zero).
+
+    A tree: the count of the upper half if it holds a one, else the upper half's width plus the
+    count of the lower half; ``ceil(log2(width))`` levels of 2:1 multiplexers.
+    """
     width = len(value) if width is None else width
     if width < 1:
         raise ValueError(f"width={width} must be >= 1")
-    count = Const(width, range(width + 1))
-    for i in range(width):                      # later (higher) bits take priority
-        count = Mux(value[i], width - 1 - i, count)
-    return count
+    if width == 1:
+        return (~value[0]).as_unsigned()
+    upper = (width + 1) // 2
+    high, low = value[width - upper:width], value[:width - upper]
+    return Mux(high == 0, upper + leading_zeros(low, width - upper), leading_zeros(high, upper))
 
 
 def normalize(value: Value, width: int | None = None) -> tuple[Value, Value]:
@@ -30,3 +37,32 @@ def normalize(value: Value, width: int | None = None) -> tuple[Value, Value]:
     width = len(value) if width is None else width
     lz = leading_zeros(value, width)
     return (value[:width] << lz)[:width], lz
+
+
+def element_fields(code: Value, fmt):
+    """Split an element code of golden format ``fmt`` into exact integer form.
+
+    Returns ``(sign, significand, shift)`` with ``|value| = significand << shift`` in units of
+    ``fmt.min_subnormal``: the significand is the mantissa with its hidden bit (``exponent !=
+    0``), the shift is ``max(exponent, 1) - 1``. ``sign`` is a 0 constant for unsigned formats.
+    Specials (NaN/Inf codes) are not decoded here; see :func:`element_specials`.
+    """
+    mantissa = code[:fmt.mbits]
+    exponent = code[fmt.mbits:fmt.mbits + fmt.ebits]
+    nonzero_exponent = exponent != 0
+    significand = Cat(mantissa, nonzero_exponent)
+    shift = Mux(nonzero_exponent, exponent - 1, 0)[:fmt.ebits]
+    sign = code[fmt.bits - 1] if fmt.signed else Const(0, 1)
+    return sign, significand, shift
+
+
+def element_specials(code: Value, fmt):
+    """``(is_nan, is_inf)`` of an element code (constant 0 for formats without specials)."""
+    mantissa = code[:fmt.mbits]
+    exponent = code[fmt.mbits:fmt.mbits + fmt.ebits]
+    top = exponent == (1 << fmt.ebits) - 1
+    if fmt.specials == "fn":
+        return top & (mantissa == (1 << fmt.mbits) - 1), Const(0, 1)
+    if fmt.specials == "ieee":
+        return top & (mantissa != 0), top & (mantissa == 0)
+    return Const(0, 1), Const(0, 1)

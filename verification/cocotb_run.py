@@ -70,3 +70,23 @@ def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: 
 def cocotb_params() -> dict:
     """Inside a cocotb module: the parameters passed by :func:`run_cocotb`."""
     return json.loads(os.environ.get("FP4HW_PARAMS", "{}"))
+
+
+def run_vector_bench(component, top: str, run_dir: Path, *, inputs: dict, outputs: dict,
+                     lanes: int, stages: int = 0) -> tuple[int, int]:
+    """Run :mod:`verification.cocotb_vectors` on ``component``.
+
+    ``inputs`` / ``outputs`` map port names to ``(values, bits per lane)`` with one value per
+    vector (outputs: the golden values). Returns the cocotb (tests, failures) counts.
+    """
+    import numpy as np
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {f"in_{k}": np.asarray(v).astype(np.int64) for k, (v, _) in inputs.items()}
+    arrays.update({f"out_{k}": np.asarray(v).astype(np.int64) for k, (v, _) in outputs.items()})
+    np.savez(run_dir / "vectors.npz", **arrays)
+    params = {"lanes": lanes, "stages": stages, "vectors": str(run_dir / "vectors.npz"),
+              "inputs": {k: w for k, (_, w) in inputs.items()},
+              "outputs": {k: w for k, (_, w) in outputs.items()}}
+    return run_cocotb(component, top, "verification.cocotb_vectors", run_dir, params=params)

@@ -1,9 +1,11 @@
 """The generated Verilog of hdl.Decoder, exhaustively, in cocotb on Verilator."""
 
+import numpy as np
 import pytest
 
+import golden
 import hdl
-from verification.cocotb_run import run_cocotb
+from verification.cocotb_run import run_vector_bench
 
 pytestmark = pytest.mark.verilator
 
@@ -11,21 +13,31 @@ CONFIGS = [
     {"fmt": "e2m1", "out": "fp16", "lanes": 1},
     {"fmt": "e3m0", "out": "fp32", "lanes": 1},
     {"fmt": "e2m1", "out": "bf16", "lanes": 8, "stages": 2},
+    {"fmt": "e4m3", "out": "fp16", "lanes": 4},
 ]
 
 
-def _run(params, tmp_path, **kw):
-    dut = hdl.Decoder(**params)
-    return run_cocotb(dut, "decoder", "verification.cocotb_decoder", tmp_path, params=params, **kw)
+def run(params, tmp_path, planted_fault=None):
+    fmt = golden.element_format(params["fmt"])
+    codes = np.arange(1 << fmt.bits)
+    expected = fmt.to_ieee(codes, params["out"]).astype(np.int64)
+    if planted_fault is not None:
+        expected[planted_fault] ^= 1
+    return run_vector_bench(hdl.Decoder(**params), "decoder", tmp_path,
+                            inputs={"code": (codes, fmt.bits)},
+                            outputs={"value": (expected, golden.ieee_format(params["out"]).bits)},
+                            lanes=params["lanes"], stages=params.get("stages", 0))
 
 
 @pytest.mark.parametrize("params", CONFIGS, ids=lambda p: "-".join(str(v) for v in p.values()))
 def test_decoder_verilog_exhaustive(params, tmp_path):
-    tests, failed = _run(params, tmp_path)
-    assert tests == 1 and failed == 0
+    assert run(params, tmp_path) == (1, 0)
 
 
 def test_bench_catches_planted_fault(tmp_path):
     """A golden value with one bit flipped must make the bench fail."""
-    tests, failed = _run(CONFIGS[0], tmp_path, extra_env={"FP4HW_PLANT_FAULT": "5"})
-    assert (tests, failed) == (1, 1)
+    assert run(CONFIGS[0], tmp_path, planted_fault=5) == (1, 1)
+
+
+def test_pipelined_bench_catches_planted_fault(tmp_path):
+    assert run(CONFIGS[2], tmp_path, planted_fault=11) == (1, 1)

@@ -1,0 +1,144 @@
+"""Exact element multiplier: two element codes in, their exact product out.
+
+The product is formed the way the golden model defines it: each operand is split by
+:func:`hdl.arith.element_fields` into a significand with its hidden bit and a shift, so
+``|a*b| / min_subnormal**2 = (sig_a * sig_b) << (shift_a + shift_b)``. For E2M1 that is a 2x2-bit
+multiplier, a 2-bit adder and a 4-position shifter, then a conditional negation: no lookup
+table, and the synthesis report compares it against the ROM of the same function.
+
+``out="fixed"`` gives that integer in two's complement (E2M1: ``4ab`` in 9 bits), the form the
+dot engine sums exactly. ``out`` in {fp16, bf16, fp32} passes the same exact magnitude through
+the shared rounder (:mod:`hdl.rounding`): exact for every FP4 pair, rounded to nearest even for
+FP8 products that do not fit.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+import golden
+from golden.arith import PRODUCT_FORMS, fixed_width
+
+from .arith import element_fields, element_specials
+from .decoder import check_format, check_lanes
+from .layouts import float_layout, lanes_of
+from .pipeline import check_stages, delayed
+from .rounding import round_to_float
+
+
+def _product_parts(m: Module, a, b, fmt, name: str):
+    sign_a, sig_a, shift_a = element_fields(a, fmt)
+    sign_b, sig_b, shift_b = element_fields(b, fmt)
+    significand = Signal(2 * (fmt.mbits + 1), name=f"{name}_significand")
+    shift = Signal(fmt.ebits + 1, name=f"{name}_shift")
+    m.d.comb += [significand.eq(sig_a * sig_b), shift.eq(shift_a + shift_b)]
+    return sign_a ^ sign_b, significand, shift
+
+
+def exact_product(m: Module, a, b, fmt, name: str = "product"):
+    """``(sign, magnitude)`` of ``a*b`` with the magnitude in units of ``min_subnormal**2``."""
+    sign, significand, shift = _product_parts(m, a, b, fmt, name)
+    magnitude = Signal(unsigned(fixed_width(fmt) - 1), name=f"{name}_magnitude")
+    m.d.comb += magnitude.eq(significand << shift)
+    return sign, magnitude
+
+
+def fixed_product(m: Module, a, b, fmt, name: str = "product"):
+    """``a*b / min_subnormal**2`` in two's complement (``fixed_width(fmt)`` bits).
+
+    The sign is applied to the small significand product before the shift, as ones' complement
+    plus the sign (``(p ^ s) + s``), so the negation costs a few gates on ``2*(mbits+1)`` bits
+    instead of an incrementer across the whole shifted word (E2M1: 82 unit gates against 87
+    for negating the shifted magnitude, in the issue's abc flow).
+    """
+    sign, significand, shift = _product_parts(m, a, b, fmt, name)
+    ones = Cat(significand ^ sign.replicate(len(significand)), sign).as_signed()
+    signed_significand = Signal(signed(len(significand) + 1), name=f"{name}_signed")
+    m.d.comb += signed_significand.eq(ones + sign)
+    value = Signal(signed(fixed_width(fmt)), name=f"{name}_fixed")
+    m.d.comb += value.eq(signed_significand << shift)
+    return value
+
+
+class Multiplier(wiring.Component):
+    """Exact product of ``lanes`` pairs of element codes.
+
+    Parameters: ``fmt`` (element format, e.g. ``"e2m1"``; FP8 ``e4m3``/``e5m2`` too), ``out`` in
+    {fixed, fp16, bf16, fp32}, ``lanes``, ``stages`` (output registers).
+
+    Ports:
+      - ``a``, ``b``: In, ``lanes`` × ``fmt.bits`` codes.
+      - ``product``: Out, ``lanes`` × (``fixed``: signed ``golden.arith.fixed_width(fmt)`` bits,
+        E2M1: 9; floats: a ``float_layout`` struct of 16/32 bits).
+      - ``invalid``: Out, ``lanes`` × 1, only for ``out="fixed"`` with FP8 formats: an operand is
+        NaN or Inf, which has no fixed-point product (the product then reads 0).
+
+    Latency ``stages`` cycles. Golden function: ``golden.arith.mul(a, b, fmt, out)`` per lane.
+    """
+
+    def __init__(self, fmt="e2m1", out: str = "fixed", lanes: int = 1, stages: int = 0):
+        self._fmt = check_format(fmt)
+        if out not in PRODUCT_FORMS:
+            raise ValueError(f"out={out!r} is not one of {', '.join(PRODUCT_FORMS)}")
+        self._out = out
+        self._lanes = check_lanes(lanes)
+        self._stages = check_stages(stages)
+        if out == "fixed":
+            shape = signed(fixed_width(self._fmt))
+        else:
+            shape = float_layout(golden.ieee_format(out))
+        members = {
+            "a": In(lanes_of(unsigned(self._fmt.bits), lanes)),
+            "b": In(lanes_of(unsigned(self._fmt.bits), lanes)),
+            "product": Out(lanes_of(shape, lanes)),
+        }
+        self._flags_invalid = out == "fixed" and self._fmt.specials != "none"
+        if self._flags_invalid:
+            members["invalid"] = Out(lanes_of(unsigned(1), lanes))
+        super().__init__(members)
+
+    @property
+    def latency(self) -> int:
+        return self._stages
+
+    def _lane(self, m, a, b, product, lane):
+        fmt = self._fmt
+        nan_a, inf_a = element_specials(a, fmt)
+        nan_b, inf_b = element_specials(b, fmt)
+        if self._out == "fixed":
+            invalid = nan_a | nan_b | inf_a | inf_b
+            value = fixed_product(m, a, b, fmt, f"lane{lane}")
+            if self._flags_invalid:
+                value = Mux(invalid, 0, value)
+            m.d.comb += product.eq(value)
+            return invalid
+        sign, magnitude = exact_product(m, a, b, fmt, f"lane{lane}")
+        target = golden.ieee_format(self._out)
+        lsb = 2 * (fmt.emin - fmt.mbits)                  # log2(min_subnormal**2)
+        code = round_to_float(m, magnitude, lsb, target, "rne", f"lane{lane}")
+        zero_a = a[:fmt.bits - 1] == 0 if fmt.signed else a == 0
+        zero_b = b[:fmt.bits - 1] == 0 if fmt.signed else b == 0
+        is_nan = nan_a | nan_b | (inf_a & zero_b) | (inf_b & zero_a)
+        is_inf = inf_a | inf_b
+        top = (1 << target.ebits) - 1
+        with m.If(is_nan):
+            m.d.comb += [product.sign.eq(0), product.exponent.eq(top),
+                         product.mantissa.eq(1 << (target.mbits - 1))]
+        with m.Elif(is_inf):
+            m.d.comb += [product.sign.eq(sign), product.exponent.eq(top), product.mantissa.eq(0)]
+        with m.Else():
+            m.d.comb += [product.sign.eq(sign), product.as_value()[:target.bits - 1].eq(code)]
+        return None
+
+    def elaborate(self, platform):
+        m = Module()
+        result = Signal(self.product.shape())
+        invalid = Signal(self._lanes)
+        for lane in range(self._lanes):
+            flag = self._lane(m, self.a[lane], self.b[lane], result[lane], lane)
+            if self._flags_invalid:
+                m.d.comb += invalid[lane].eq(flag)
+        m.d.comb += self.product.eq(delayed(m, result, self._stages, "product_stage"))
+        if self._flags_invalid:
+            m.d.comb += self.invalid.eq(delayed(m, invalid, self._stages, "invalid_stage"))
+        return m

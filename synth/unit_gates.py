@@ -1,0 +1,78 @@
+"""Gate counts in the unit-area {AND2, OR2, XOR2, NOT1} library, measured the way public
+FP4-multiplier records are (issue: multiplier and MAC RTL), and the golden ROM baseline.
+
+``unit_gates(verilog, top)`` runs exactly the issue's Yosys/abc script against
+``synth/lib/unit_gates.lib`` and returns the cell counts and the gate netlist.
+``rom_verilog(...)`` writes a case-statement ROM of any scalar function from golden values: the
+baseline the structural design is compared against, and the reference of the equivalence proof.
+Note: abc's ``&deepsyn -T 3`` is time-bounded, so counts can differ by a gate or two on a much
+slower or faster machine; the report records the measured number.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .yosys import run_yosys
+
+LIBRARY = Path(__file__).parent / "lib" / "unit_gates.lib"
+ABC_SCRIPT = ("+strash;,ifraig;,scorr;,dc2;,strash;,balance;,rewrite;,refactor;,balance;,rewrite;,"
+              "rewrite,-z;,balance;,refactor,-z;,rewrite,-z;,balance;,&get,-n;,&deepsyn,-T,3,-I,4;,"
+              "&put;,logic;,mfs2;,strash;,dch,-f;,map,-a,-B,0")
+
+
+def unit_gate_script(top: str) -> list[str]:
+    return [f"hierarchy -top {top}", "proc", "opt", "memory", "opt", "flatten", "opt -full",
+            "techmap", "opt", f'abc -liberty unit_gates.lib -script "{ABC_SCRIPT}"',
+            "tee -q -o unit.txt stat -liberty unit_gates.lib", "write_verilog -noattr netlist.v"]
+
+
+def parse_unit_stat(text: str) -> dict:
+    cells = {name: int(count) for count, name in re.findall(r"^\s+(\d+)\s+[\d.]+\s+(AND2|OR2|XOR2|NOT1)\s*$", text, re.M)}
+    area = re.search(r"Chip area for module .*?: ([\d.]+)", text)
+    if not area:
+        raise ValueError("no 'Chip area' line in the stat -liberty output")
+    return {"unit_gates": int(float(area.group(1))), "unit_cells": cells}
+
+
+def unit_gates(verilog: str, top: str, *, timeout: float = 600) -> dict:
+    """Unit-gate count of ``verilog`` (top ``top``) and the mapped netlist text."""
+    out = run_yosys({"design.v": verilog, "unit_gates.lib": LIBRARY.read_text()},
+                    ["read_verilog design.v", *unit_gate_script(top)], timeout=timeout, label=top)
+    result = parse_unit_stat(out["unit.txt"])
+    result["netlist"] = out["netlist.v"]
+    return result
+
+
+def rom_verilog(top: str, inputs: list[tuple[str, int]], output: tuple[str, int], table) -> str:
+    """A combinational ROM: ``output = table[concatenated inputs]`` (first input most significant)."""
+    width = sum(w for _, w in inputs)
+    name, out_width = output
+    ports = ", ".join([n for n, _ in inputs] + [name])
+    lines = [f"module {top}({ports});"]
+    lines += [f"  input [{w - 1}:0] {n};" for n, w in inputs]
+    lines += [f"  output reg [{out_width - 1}:0] {name};", "  always @* begin",
+              f"    case ({{{', '.join(n for n, _ in inputs)}}})"]
+    mask = (1 << out_width) - 1
+    lines += [f"      {width}'d{i}: {name} = {out_width}'d{int(v) & mask};" for i, v in enumerate(table)]
+    lines += [f"      default: {name} = {out_width}'d0;", "    endcase", "  end", "endmodule", ""]
+    return "\n".join(lines)
+
+
+def prove_equivalent(gold: str, gold_top: str, gate: str, gate_top: str, *, timeout: float = 600) -> bool:
+    """Yosys SAT proof that two combinational modules with the same ports are equivalent
+    (``miter -equiv`` + ``sat -verify -prove-asserts``); the gate netlist may use the unit-gate
+    cells. True if proven, False if SAT finds a counterexample."""
+    from .yosys import SynthError
+    commands = ["read_liberty unit_gates.lib", "read_verilog gold.v", "read_verilog gate.v", "proc", "memory",
+                "flatten", "opt_clean", f"miter -equiv -flatten -make_assert {gold_top} {gate_top} miter",
+                "hierarchy -top miter", "tee -o sat.txt sat -verify -prove-asserts -show-inputs miter"]
+    try:
+        out = run_yosys({"gold.v": gold, "gate.v": gate, "unit_gates.lib": LIBRARY.read_text()},
+                        commands, timeout=timeout, label="equivalence")
+    except SynthError as error:
+        if "proof did fail" in str(error):
+            return False
+        raise
+    return "SUCCESS" in out["sat.txt"]
