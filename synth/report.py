@@ -14,8 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+import golden
+import golden.arith
 import hdl
 
+from .unit_gates import rom_verilog, unit_gate_script, unit_gates
 from .yosys import SynthError, generic_script, ice40_script, synthesize
 
 # (unit, params): the default sweep of the units that exist.
@@ -29,10 +34,24 @@ DEFAULT_POINTS = [
     ("decoder", {"fmt": "e4m3", "out": "fp16", "lanes": 8}),
     ("decoder", {"fmt": "e5m2", "out": "fp16", "lanes": 8}),
     ("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 8, "stages": 1}),
+    ("multiplier", {"fmt": "e2m1", "out": "fixed"}),
+    ("multiplier_rom", {"fmt": "e2m1", "out": "fixed"}),
+    ("multiplier", {"fmt": "e1m2", "out": "fixed"}),
+    ("multiplier", {"fmt": "e3m0", "out": "fixed"}),
+    ("multiplier", {"fmt": "e4m3", "out": "fixed"}),
+    ("multiplier", {"fmt": "e5m2", "out": "fixed"}),
+    ("multiplier", {"fmt": "e2m1", "out": "fp16"}),
+    ("multiplier", {"fmt": "e2m1", "out": "fixed", "lanes": 32}),
+    ("mac", {"fmt": "e2m1", "rounding": "rne"}),
+    ("mac", {"fmt": "e2m1", "rounding": "rtz"}),
 ]
 
+# Scalar points that also get the unit-gate count ({AND2, OR2, XOR2, NOT1}, area 1 each).
+UNIT_GATE_UNITS = {"multiplier", "multiplier_rom"}
+
 COLUMNS = [("generic_cells", "cells"), ("transistors", "transistors"), ("depth", "depth"),
-           ("ice40_lut4", "LUT4"), ("ice40_carry", "carry"), ("ice40_dff", "DFF")]
+           ("ice40_lut4", "LUT4"), ("ice40_carry", "carry"), ("ice40_dff", "DFF"),
+           ("unit_gates", "unit gates")]
 
 
 def point_name(unit: str, params: dict) -> str:
@@ -40,23 +59,39 @@ def point_name(unit: str, params: dict) -> str:
     return "_".join(parts)
 
 
-def _cache_key(verilog: str, top: str) -> str:
-    script = "\n".join(generic_script(top) + ice40_script(top))
+def _cache_key(verilog: str, top: str, unit_gates: bool) -> str:
+    script = "\n".join(generic_script(top) + ice40_script(top) + (unit_gate_script(top) if unit_gates else []))
     return hashlib.sha256((verilog + "\0" + script).encode()).hexdigest()[:24]
+
+
+def point_verilog(unit: str, params: dict, name: str) -> str:
+    """Verilog of a design point; ``<unit>_rom`` is the golden ROM baseline of a scalar unit."""
+    if unit == "multiplier_rom":
+        fmt = golden.element_format(params.get("fmt", "e2m1"))
+        if params.get("out", "fixed") != "fixed" or fmt.bits != 4:
+            raise ValueError("multiplier_rom is defined for 4-bit formats with out='fixed'")
+        codes = np.arange(16)
+        table = golden.arith.mul(np.repeat(codes, 16), np.tile(codes, 16), fmt, "fixed")
+        return rom_verilog(name, [("a", 4), ("b", 4)], ("product", golden.arith.fixed_width(fmt)), table)
+    return hdl.to_verilog(hdl.build_unit(unit, **params), name)
 
 
 def run_point(unit: str, params: dict, out_dir: Path) -> dict:
     name = point_name(unit, params)
     record = {"unit": unit, "params": params, "name": name}
-    verilog = hdl.to_verilog(hdl.build_unit(unit, **params), name)
+    verilog = point_verilog(unit, params, name)
+    with_unit_gates = unit in UNIT_GATE_UNITS and params.get("lanes", 1) == 1
     (out_dir / "verilog").mkdir(parents=True, exist_ok=True)
     (out_dir / "verilog" / f"{name}.v").write_text(verilog)
-    cache = out_dir / "cache" / f"{_cache_key(verilog, name)}.json"
+    cache = out_dir / "cache" / f"{_cache_key(verilog, name, with_unit_gates)}.json"
     if cache.exists():
         record.update(json.loads(cache.read_text()), cached=True)
         return record
     try:
         metrics = synthesize(verilog, name)
+        if with_unit_gates:
+            gates = unit_gates(verilog, name)
+            metrics.update(unit_gates=gates["unit_gates"], unit_cells=gates["unit_cells"])
     except SynthError as error:
         record["error"] = str(error)
         return record
@@ -88,7 +123,9 @@ def write_report(records: list[dict], out_dir: Path) -> None:
     (out_dir / "report.json").write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
     body = ["# fp4hw area report", "",
             "Generic gates: `synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; stat -tech cmos`",
-            "(transistors with `+` exclude flip-flops); depth: `ltp -noff` levels; iCE40: `synth_ice40`.",
+            "(transistors with `+` exclude flip-flops); depth: `ltp -noff` levels; iCE40: `synth_ice40`;",
+            "unit gates: {AND2, OR2, XOR2, NOT1} of area 1 with the abc script of public FP4-multiplier",
+            "records (`fp4hw synth multiplier --lib unit-gates`). `*_rom` rows are golden case-statement ROMs.",
             "Reproduce with `make` or `fp4hw build`.", "", markdown_table(records)]
     (out_dir / "report.md").write_text("\n".join(body))
 

@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import tempfile
-from pathlib import Path
 
-from fp4hw.toolchain import yosys_command
+from fp4hw.toolchain import YosysFailed, run_yosys
 
 GENERIC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
 
 
-class SynthError(RuntimeError):
-    """Yosys failed or timed out; the message names the design and the last Yosys line."""
+SynthError = YosysFailed          # Yosys failed or timed out for one design
 
 
 def generic_script(top: str) -> list[str]:
@@ -35,23 +31,6 @@ def generic_script(top: str) -> list[str]:
 
 def ice40_script(top: str) -> list[str]:
     return [f"synth_ice40 -top {top}", "tee -q -o ice40.json stat -json"]
-
-
-def run_yosys(files: dict[str, str], commands: list[str], *, timeout: float = 600,
-              label: str = "design") -> dict[str, str]:
-    """Run ``commands`` in a scratch dir holding ``files``; return every file left there."""
-    with tempfile.TemporaryDirectory(prefix="fp4hw-yosys-") as work:
-        for name, text in files.items():
-            Path(work, name).write_text(text)
-        try:
-            run = subprocess.run([*yosys_command(), "-q", "-p", "; ".join(commands)], cwd=work,
-                                 capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise SynthError(f"{label}: Yosys timed out after {timeout:.0f} s") from None
-        if run.returncode != 0:
-            lines = [ln for ln in (run.stderr + run.stdout).splitlines() if ln.strip()]
-            raise SynthError(f"{label}: Yosys failed: {lines[-1] if lines else 'exit ' + str(run.returncode)}")
-        return {p.name: p.read_text() for p in Path(work).iterdir() if p.is_file()}
 
 
 def parse_stat_json(text: str) -> dict:

@@ -83,8 +83,12 @@ def run_vector_bench(component, top: str, run_dir: Path, *, inputs: dict, output
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    arrays = {f"in_{k}": np.asarray(v).astype(np.int64) for k, (v, _) in inputs.items()}
-    arrays.update({f"out_{k}": np.asarray(v).astype(np.int64) for k, (v, _) in outputs.items()})
+    def as_array(values):        # int64, or Python ints where values pass 63 bits (E5M2 fixed)
+        values = np.asarray(values)
+        return values if values.dtype == object else values.astype(np.int64)
+
+    arrays = {f"in_{k}": as_array(v) for k, (v, _) in inputs.items()}
+    arrays.update({f"out_{k}": as_array(v) for k, (v, _) in outputs.items()})
     np.savez(run_dir / "vectors.npz", **arrays)
     params = {"lanes": lanes, "stages": stages, "vectors": str(run_dir / "vectors.npz"),
               "inputs": {k: w for k, (_, w) in inputs.items()},

@@ -24,7 +24,7 @@ class VectorTB:
         self.dut = dut
         self.lanes = params["lanes"]
         self.stages = params.get("stages", 0)
-        data = np.load(Path(params["vectors"]))
+        data = np.load(Path(params["vectors"]), allow_pickle=True)   # written by run_vector_bench
         self.inputs = {name: (data[f"in_{name}"], width) for name, width in params["inputs"].items()}
         self.outputs = {name: (data[f"out_{name}"], width) for name, width in params["outputs"].items()}
         self.count = len(next(iter(self.inputs.values()))[0])
