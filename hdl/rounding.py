@@ -10,7 +10,8 @@ How: the magnitude is first widened on the right by a constant so its LSB sits a
 target's smallest quantum (free wiring), which makes every later shift a right shift. A leading-
 zero count gives the exponent of the leading one; the quantum is ``max(e_top, emin) - mbits``;
 one barrel shift by ``quantum - lsb`` yields the kept bits and the guard bit, a second shift back
-detects whether anything below the guard was lost (the sticky bit). The code is then
+detects whether anything below the guard was lost (the sticky bit); ``rtz`` needs neither and
+keeps only the first shift. The code is then
 ``(e_eff - emin) << mbits`` plus the rounded significand, so a carry out of the mantissa steps
 the exponent for free (the same identity golden uses). Cost: one LZC and two shifters of the
 input width; the rounding increment is an adder of the code width.
@@ -55,16 +56,18 @@ def round_to_float(m, magnitude, lsb_exponent: int, fmt, rounding: str, name: st
     shift = Signal(range(width + 1), name=f"{name}_shift")
     m.d.comb += shift.eq(e_eff - mbits - lsb)             # >= 0 thanks to the padding
 
-    extended = Cat(Const(0, 1), wide)                     # one zero below: the guard at shift 0
-    kept_and_guard = Signal(width + 1, name=f"{name}_kept")
-    m.d.comb += kept_and_guard.eq(extended >> shift)
-    sticky = Signal(name=f"{name}_sticky")
-    m.d.comb += sticky.eq((kept_and_guard << shift)[:width + 1] != extended)
-    kept = kept_and_guard[1:]
-    guard = kept_and_guard[0]
     if rounding == "rne":
+        extended = Cat(Const(0, 1), wide)                 # one zero below: the guard at shift 0
+        kept_and_guard = Signal(width + 1, name=f"{name}_kept")
+        m.d.comb += kept_and_guard.eq(extended >> shift)
+        sticky = Signal(name=f"{name}_sticky")
+        m.d.comb += sticky.eq((kept_and_guard << shift)[:width + 1] != extended)
+        kept = kept_and_guard[1:]
+        guard = kept_and_guard[0]
         up = guard & (sticky | kept[0])
-    else:
+    else:                                                 # rtz: truncate, no guard or sticky
+        kept = Signal(width, name=f"{name}_kept")
+        m.d.comb += kept.eq(wide >> shift)
         up = Const(0, 1)
 
     code_width = fmt.ebits + mbits

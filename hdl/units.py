@@ -56,7 +56,7 @@ def check_module_name(name: str) -> str:
 # combinational loop, UNOPTFLAT) - all semantics-preserving - and no init values (registers take
 # their value from the synchronous `rst` port, as in an ASIC).
 _CLEANUP = ["read_rtlil design.il", "proc", "opt_expr", "wreduce", "opt_clean -purge",
-            "splitnets -driver", "attrmap -remove init", "write_verilog -noattr -norename design.v"]
+            "splitnets", "opt_clean -purge", "attrmap -remove init", "write_verilog -noattr -norename design.v"]
 
 
 def to_verilog(component, name: str) -> str:

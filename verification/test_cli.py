@@ -23,13 +23,18 @@ def test_verilog_is_byte_identical_across_runs(tmp_path):
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("args", [["--fmt", "e2m1"], ["--fmt", "e3m0", "--out", "fp32", "--lanes", "8"],
-                                  ["--fmt", "e2m1", "--lanes", "8", "--stages", "2", "--name", "dec8"],
-                                  ["--fmt", "e4m3", "--out", "bf16"], ["--fmt", "e5m2"]])
-def test_verilator_lint_shows_only_waived_width_warnings(args, tmp_path):
-    name = args[args.index("--name") + 1] if "--name" in args else "decoder"
+@pytest.mark.parametrize("unit, args", [
+    ("decoder", ["--fmt", "e2m1"]), ("decoder", ["--fmt", "e3m0", "--out", "fp32", "--lanes", "8"]),
+    ("decoder", ["--fmt", "e2m1", "--lanes", "8", "--stages", "2", "--name", "dec8"]),
+    ("decoder", ["--fmt", "e4m3", "--out", "bf16"]), ("decoder", ["--fmt", "e5m2"]),
+    ("multiplier", ["--fmt", "e2m1", "--name", "fp4_mul"]), ("multiplier", ["--fmt", "e5m2", "--out", "fp32"]),
+    ("multiplier", ["--fmt", "e4m3", "--lanes", "2", "--stages", "1"]),
+    ("mac", []), ("mac", ["--rounding", "rtz", "--lanes", "2", "--stages", "1"]),
+])
+def test_verilator_lint_shows_only_waived_width_warnings(unit, args, tmp_path):
+    name = args[args.index("--name") + 1] if "--name" in args else unit
     path = tmp_path / f"{name}.v"                    # file named after the module (DECLFILENAME)
-    assert main(["verilog", "decoder", *args, "-o", str(path)]) == 0
+    assert main(["verilog", unit, *args, "-o", str(path)]) == 0
     lint = subprocess.run([activate_verilator(), "--lint-only", "-Wall", str(path)],
                           capture_output=True, text=True)
     warnings = {line.split(":")[0] for line in lint.stderr.splitlines() if line.startswith("%")}
@@ -48,6 +53,9 @@ def test_verilator_lint_shows_only_waived_width_warnings(args, tmp_path):
     (["verilog", "decoder", "--name", "9bad"], "not a Verilog identifier"),
     (["verilog", "decoder", "--out", "fp8"], "out='fp8'"),
     (["synth", "decoder", "--stages", "-1"], "stages=-1"),
+    (["verilog", "mac", "--rounding", "rna"], "rounding='rna'"),
+    (["verilog", "decoder", "--rounding", "rtz"], "decoder does not take --rounding"),
+    (["synth", "multiplier", "--lib", "tsmc"], "invalid choice"),
     ([], "required"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(args, fragment, tmp_path):
