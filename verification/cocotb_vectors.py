@@ -18,6 +18,21 @@ from cocotb.triggers import ClockCycles, FallingEdge, Timer
 from verification.cocotb_run import cocotb_params
 
 
+def pack_lanes(values: np.ndarray, width: int, lanes: int) -> list[int]:
+    """One integer per step: ``lanes`` consecutive values, lane *i* at bits ``[i*w, (i+1)*w)``
+    (the last step padded with zeros). Vectorized through a bit matrix for widths up to 64."""
+    steps = -(-len(values) // lanes)
+    if values.dtype == object:
+        padded = list(values) + [0] * (steps * lanes - len(values))
+        return [sum(int(v) << (i * width) for i, v in enumerate(padded[s * lanes:(s + 1) * lanes]))
+                for s in range(steps)]
+    padded = np.zeros(steps * lanes, dtype=np.uint64)
+    padded[:len(values)] = values.astype(np.uint64)
+    bits = ((padded[:, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+    rows = np.packbits(bits.reshape(steps, lanes * width), axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in rows]
+
+
 class VectorTB:
     def __init__(self, dut):
         params = cocotb_params()
@@ -25,41 +40,38 @@ class VectorTB:
         self.lanes = params["lanes"]
         self.stages = params.get("stages", 0)
         data = np.load(Path(params["vectors"]), allow_pickle=True)   # written by run_vector_bench
-        self.inputs = {name: (data[f"in_{name}"], width) for name, width in params["inputs"].items()}
-        self.outputs = {name: (data[f"out_{name}"], width) for name, width in params["outputs"].items()}
-        self.count = len(next(iter(self.inputs.values()))[0])
+        self.count = len(data[f"in_{next(iter(params['inputs']))}"])
+        self.inputs = {name: pack_lanes(data[f"in_{name}"], width, self.lanes)
+                       for name, width in params["inputs"].items()}
+        self.outputs = {name: (pack_lanes(data[f"out_{name}"], width, self.lanes), width)
+                        for name, width in params["outputs"].items()}
+        self.steps = -(-self.count // self.lanes)
         self.mismatches = []
         self.checked = 0
 
-    def pack(self, values, width, start):
-        word = 0
-        for lane in range(self.lanes):
-            index = start + lane
-            value = int(values[index]) if index < len(values) else 0
-            word |= (value & ((1 << width) - 1)) << (lane * width)
-        return word
+    def drive(self, step):
+        for name, words in self.inputs.items():
+            self.dut[name].value = words[step]
 
-    def drive(self, start):
-        for name, (values, width) in self.inputs.items():
-            self.dut[name].value = self.pack(values, width, start)
-
-    def check(self, start):
-        for name, (values, width) in self.outputs.items():
-            word = int(self.dut[name].value.to_unsigned())
-            for lane in range(min(self.lanes, self.count - start)):
-                got = (word >> (lane * width)) & ((1 << width) - 1)
-                want = int(values[start + lane]) & ((1 << width) - 1)
-                self.checked += 1
-                if got != want:
-                    self.mismatches.append((name, start + lane, hex(got), hex(want)))
+    def check(self, step):
+        valid = min(self.lanes, self.count - step * self.lanes)
+        for name, (words, width) in self.outputs.items():
+            mask = (1 << (valid * width)) - 1
+            got = int(self.dut[name].value.to_unsigned()) & mask
+            self.checked += valid
+            if got != words[step] & mask:
+                for lane in range(valid):
+                    g = got >> (lane * width) & ((1 << width) - 1)
+                    w = words[step] >> (lane * width) & ((1 << width) - 1)
+                    if g != w:
+                        self.mismatches.append((name, step * self.lanes + lane, hex(g), hex(w)))
 
     async def run(self):
-        starts = list(range(0, self.count, self.lanes))
         if not self.stages:
-            for start in starts:
-                self.drive(start)
+            for step in range(self.steps):
+                self.drive(step)
                 await Timer(1, unit="ns")
-                self.check(start)
+                self.check(step)
             return
         clk = self.dut["clk"]
         cocotb.start_soon(Clock(clk, 10, unit="ns").start())
@@ -67,12 +79,12 @@ class VectorTB:
         await ClockCycles(clk, 2)
         await FallingEdge(clk)
         self.dut["rst"].value = 0
-        for step in range(len(starts) + self.stages):
-            if step < len(starts):
-                self.drive(starts[step])
+        for step in range(self.steps + self.stages):
+            if step < self.steps:
+                self.drive(step)
             await FallingEdge(clk)                       # one rising edge later, settled
-            if step >= self.stages - 1 and step - self.stages + 1 < len(starts):
-                self.check(starts[step - self.stages + 1])
+            if 0 <= step - self.stages + 1 < self.steps:
+                self.check(step - self.stages + 1)
 
 
 @cocotb.test()
