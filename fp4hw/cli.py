@@ -70,6 +70,8 @@ def _write_atomic(path: Path, text: str) -> None:
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise ValueError(f"-o {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise ValueError(f"-o {path} is a folder; name a file")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as f:
@@ -115,6 +117,8 @@ def _run(args) -> int:
         return 0
     if args.command == "build":
         from synth.report import build
+        if Path(args.output).exists() and not Path(args.output).is_dir():
+            raise ValueError(f"-o {args.output} is a file; build writes a folder")
         records = build(args.output)
         print(f"wrote {args.output}/verilog/*.v and {args.output}/report.md ({len(records)} design points)")
         return 1 if any("error" in r for r in records) else 0
@@ -130,6 +134,10 @@ def main(argv=None) -> int:
         return 2
     except (ValueError, ToolMissing) as error:
         print(f"fp4hw: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:                           # an output path that cannot be written
+        where = f": {error.filename}" if error.filename else ""
+        print(f"fp4hw: error: cannot write output{where} ({error.strerror or error})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

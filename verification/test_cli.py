@@ -66,6 +66,16 @@ def test_bad_arguments_give_one_line_and_exit_2(args, fragment, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_unwritable_outputs_give_one_line_and_exit_2(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep")
+    for args, fragment in ((["build", "-o", str(a_file)], "is a file"),
+                           (["verilog", "decoder", "-o", str(tmp_path)], "is a folder")):
+        run = fp4hw(*args)
+        assert run.returncode == 2 and fragment in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert a_file.read_text() == "keep" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
 def test_no_half_written_file(tmp_path):
     out = tmp_path / "x.v"
     assert fp4hw("verilog", "decoder", "--lanes", "0", "-o", str(out)).returncode == 2
