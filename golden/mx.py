@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .formats import E2M1, E4M3, E5M2, E8M0, FP32, UE4M3, E8M0Format, FloatFormat
+from .formats import E2M1, E4M3, E5M2, E8M0, FP32, UE4M3, E8M0Format, FloatFormat, ieee_format
 from .rounding import check_rounding, random_bits
 
 SCALE_MODES = ("floor", "ceil", "even", "rceil")
@@ -303,11 +303,11 @@ def _round_to_fp32(total, exponent: np.ndarray) -> np.ndarray:
     return FP32.encode(value, "rne", saturate=False).view(np.float32)
 
 
-def _dot_blocks(ia, sa_special, ib, sb_special, scale_a, scale_b, element, block_sum):
-    """Block values (float32) from element integers; ``block_sum(ia, ib)`` sums per block."""
-    total = block_sum(ia, ib)
+def _scaled_sums(total, scale_a, scale_b, bad, element):
+    """float32 of ``total * scale_a * scale_b * min_subnormal**2`` (one RNE rounding) for exact
+    integer block sums ``total`` and float64 scale values; NaN where ``bad`` or a scale is NaN."""
     exact = scale_a * scale_b                       # powers of two or 8-bit significands: exact
-    bad = np.isnan(exact) | sa_special | sb_special
+    bad = np.isnan(exact) | bad
     exact = np.where(bad, 1.0, exact)
     mant, exp2 = np.frexp(exact)                    # exact = mant * 2**exp2, mant has <= 8 bits
     mant_int = np.rint(np.ldexp(mant, 8)).astype(np.int64)
@@ -318,6 +318,57 @@ def _dot_blocks(ia, sa_special, ib, sb_special, scale_a, scale_b, element, block
         total = total * mant_int
     values = _round_to_fp32(total, exp2 - 8 + unit)
     return np.where(bad, np.float32(np.nan), values)
+
+
+def _dot_blocks(ia, sa_special, ib, sb_special, scale_a, scale_b, element, block_sum):
+    """Block values (float32) from element integers; ``block_sum(ia, ib)`` sums per block."""
+    return _scaled_sums(block_sum(ia, ib), scale_a, scale_b, sa_special | sb_special, element)
+
+
+def block_value(total, scale_a, scale_b, fmt=MXFP4, invalid=None) -> np.ndarray:
+    """FP32 bit patterns (uint32) of a block's exact sum scaled by its two scales: what the scale
+    unit (``hdl.ScaleApply``) computes and the dot engine accumulates.
+
+    ``total``: the exact block sum S of fixed products (integers in units of
+    ``min_subnormal**2``, as ``golden.arith.mul(..., out="fixed")`` gives); ``scale_a``,
+    ``scale_b``: scale codes of ``fmt.scale`` (E8M0 or UE4M3); ``invalid``: an element was NaN
+    or Inf (FP8 elements). The value ``S * sa * sb * min_subnormal**2`` is rounded once (RNE,
+    subnormals kept, overflow to ±Inf); an exact zero (S = 0, or a UE4M3 zero scale) is +0, a
+    non-zero value that rounds to zero keeps its sign; a NaN scale or ``invalid`` gives the
+    canonical NaN.
+    """
+    fmt = block_format(fmt)
+    total = np.asarray(total)
+    if total.dtype.kind not in "iuO":
+        raise ValueError(f"total must hold integers, got dtype {total.dtype}")
+    bad = np.zeros(np.broadcast_shapes(total.shape, np.shape(scale_a), np.shape(scale_b)), dtype=bool)
+    if invalid is not None:
+        bad = bad | np.asarray(invalid, dtype=bool)
+    values = _scaled_sums(total.astype(np.int64) if total.dtype != object else total,
+                          fmt.scale.decode64(scale_a), fmt.scale.decode64(scale_b), bad, fmt.element)
+    return _fp32_bits(values)
+
+
+def _fp32_bits(values) -> np.ndarray:
+    """uint32 bit patterns of float32 values, every NaN as the canonical 0x7FC00000."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32)
+    return np.where(np.isnan(values), np.uint32(0x7FC00000), bits).astype(np.uint32)
+
+
+def scale_value(bits, scale, fmt="fp32") -> np.ndarray:
+    """FP32 bit patterns (uint32) of one value times an E8M0 scale: ``x * 2**(scale - 127)``
+    rounded once to FP32 (RNE, subnormals kept, overflow to ±Inf) - the dequantize step of the
+    scale unit for an FP16, BF16 or FP32 ``x`` given by its bit patterns. NaN in ``x`` or the
+    0xFF scale gives the canonical NaN; ±Inf times a finite scale stays ±Inf."""
+    source = ieee_format(fmt)
+    codes = np.asarray(bits)
+    if codes.dtype.kind not in "iu" or ((codes < 0) | (codes >= 1 << source.bits)).any():
+        raise ValueError(f"bits must be {source.bits}-bit {source.name} patterns")
+    x = source.decode64(codes.astype(np.int64))
+    factor = E8M0.decode64(scale)
+    with np.errstate(invalid="ignore"):
+        value = x * factor                          # exact in float64: |exponent| <= 127 + 149
+    return FP32.encode(value, "rne", saturate=False).astype(np.uint32)   # NaN: 0x7FC00000
 
 
 def _accumulate(blocks: np.ndarray) -> np.ndarray:
@@ -382,4 +433,5 @@ def matmul(a: Quantized, b: Quantized) -> np.ndarray:
 
 
 __all__ = ["BlockFormat", "Quantized", "MXFP4", "NVFP4", "MXFP8_E4M3", "MXFP8_E5M2", "SCALE_MODES",
-           "quantize", "dequantize", "dot", "matmul", "shared_exponent", "block_format"]
+           "quantize", "dequantize", "dot", "matmul", "shared_exponent", "block_format", "block_value",
+           "scale_value"]

@@ -6,8 +6,10 @@ Each component documents its ports, latency and the golden function it equals.
 from .decoder import Decoder
 from .mac import MAC
 from .multiplier import Multiplier
+from .quantizer import Quantizer
+from .scale import ScaleApply
 
-__all__ = ["Decoder", "Multiplier", "MAC"]
+__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer"]
 from .units import UNITS, build_unit, to_verilog
 
 __all__ += ["UNITS", "build_unit", "to_verilog"]

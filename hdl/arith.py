@@ -2,6 +2,7 @@
 
 - :func:`leading_zeros`: count of zero bits above the highest set bit (a log-depth tree).
 - :func:`normalize`: shift a significand left until its top bit is set.
+- :func:`max_tree`: the largest of several unsigned values (block amax).
 
 - :func:`element_fields` / :func:`element_specials`: an element code as an exact integer
   (significand with hidden bit, shift) and its NaN/Inf flags.
@@ -66,3 +67,14 @@ def element_specials(code: Value, fmt):
     if fmt.specials == "ieee":
         return top & (mantissa != 0), top & (mantissa == 0)
     return Const(0, 1), Const(0, 1)
+
+
+def max_tree(values: list) -> Value:
+    """The largest of unsigned ``values``: a balanced tree of compare-and-select,
+    ``ceil(log2(len(values)))`` levels."""
+    if not values:
+        raise ValueError("max_tree needs at least one value")
+    while len(values) > 1:
+        pairs = [Mux(a >= b, a, b) for a, b in zip(values[0::2], values[1::2])]
+        values = pairs + ([values[-1]] if len(values) % 2 else [])
+    return Value.cast(values[0])

@@ -1,81 +1,128 @@
 """Normalize and round an exact fixed-point magnitude to a binary float: written once, used by
-the multiplier's float outputs, the MAC and the scale unit.
+the multiplier's float outputs, the MAC, the scale unit and the quantizer's element encoders.
 
 The caller hands over an unsigned integer ``magnitude`` whose LSB weighs ``2**lsb_exponent``
-(an exact product, an exact sum). :func:`round_to_float` returns the target's magnitude code
-(exponent and mantissa fields, no sign) under ``rne`` or ``rtz``, with subnormal results,
-overflow to Inf (rne) or to the largest finite value (rtz), exactly as ``golden`` encodes.
+(an exact product, an exact sum, a float's significand). ``lsb_exponent`` is a Python integer
+(a fixed grid) or a signed Amaranth value (a float input, a scaled block sum).
+:func:`round_to_float` returns the target's magnitude code (exponent and mantissa fields, no
+sign) under ``rne``, ``rtz`` or ``stochastic`` rounding, with subnormal results, overflow to
+Inf (rne, IEEE targets), to the largest finite value (rtz, or ``saturate=True``), exactly as
+``golden`` encodes.
 
-How: the magnitude is first widened on the right by a constant so its LSB sits at or below the
-target's smallest quantum (free wiring), which makes every later shift a right shift. A leading-
-zero count gives the exponent of the leading one; the quantum is ``max(e_top, emin) - mbits``;
-one barrel shift by ``quantum - lsb`` yields the kept bits and the guard bit, a second shift back
-detects whether anything below the guard was lost (the sticky bit); ``rtz`` needs neither and
-keeps only the first shift. The code is then
+How: the magnitude is first widened on the right by up to ``mbits`` zero bits, so the quantum
+of a non-zero result is never below the LSB and every later shift is a right shift. A leading-zero
+count gives the exponent of the leading one ``e_top``; the quantum is ``max(e_top, emin) -
+mbits``; one barrel shift by ``quantum - lsb`` yields the kept bits and the guard bit (rne) or
+the ``sr_bits`` fraction bits (stochastic); a second shift back detects whether anything below
+the guard was lost (the sticky bit); ``rtz`` keeps only the first shift. The code is then
 ``(e_eff - emin) << mbits`` plus the rounded significand, so a carry out of the mantissa steps
-the exponent for free (the same identity golden uses). Cost: one LZC and two shifters of the
-input width; the rounding increment is an adder of the code width.
+the exponent for free (the same identity golden uses), and a tie goes to the even *code* (for a
+format without mantissa bits, E3M0, the code's last bit is an exponent bit, as in golden).
+Cost: one LZC and two shifters of the input width; the rounding increment is an adder of the
+code width.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 
 from .arith import leading_zeros
 
-ROUNDINGS = ("rne", "rtz")
+ROUNDINGS = ("rne", "rtz", "stochastic")
 
 
-def check_rounding(rounding) -> str:
-    if rounding not in ROUNDINGS:
-        raise ValueError(f"rounding={rounding!r} is not one of {', '.join(ROUNDINGS)}")
+def check_rounding(rounding, allowed=("rne", "rtz")) -> str:
+    if rounding not in allowed:
+        raise ValueError(f"rounding={rounding!r} is not one of {', '.join(allowed)}")
     return rounding
 
 
-def round_to_float(m, magnitude, lsb_exponent: int, fmt, rounding: str, name: str = "round"):
+def _exponent_bound(lsb_exponent) -> int:
+    """An upper bound of ``|lsb_exponent|``."""
+    if isinstance(lsb_exponent, int):
+        return abs(lsb_exponent)
+    shape = Value.cast(lsb_exponent).shape()
+    return 1 << shape.width if not shape.signed else 1 << (shape.width - 1)
+
+
+def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "round", *,
+                   saturate: bool = False, random=None, sr_bits: int = 0):
     """Magnitude code (``fmt.ebits + fmt.mbits`` bits) of ``magnitude * 2**lsb_exponent``.
 
-    ``fmt`` is a golden FloatFormat with IEEE specials (FP16, BF16, FP32); ``m`` the Module that
-    receives the combinational logic. Returns a Signal.
+    ``fmt`` is a golden FloatFormat (IEEE FP16/BF16/FP32 or an element MiniFloat); ``m`` the
+    Module that receives the combinational logic. Overflow gives Inf for IEEE targets under
+    ``rne`` and the largest finite code under ``rtz`` or with ``saturate=True`` (required for
+    formats without Inf). ``rounding="stochastic"`` adds ``random`` (an ``sr_bits``-wide value)
+    to the ``sr_bits`` fraction bits below the quantum, as ``golden.rounding.round_quanta``.
+    Returns a Signal.
     """
-    check_rounding(rounding)
+    check_rounding(rounding, ROUNDINGS)
+    if not saturate and not fmt.has_inf:
+        raise ValueError(f"{fmt.name} has no Inf: rounding to it must saturate")
+    if rounding == "stochastic" and (random is None or sr_bits < 1):
+        raise ValueError("stochastic rounding needs random bits and sr_bits >= 1")
     emin, mbits = fmt.emin, fmt.mbits
-    # Widen on the right until the LSB is at or below the smallest quantum any non-zero input can
-    # meet: mbits below the LSB's own binade, or the target's subnormal quantum if that is higher.
-    pad = max(0, mbits - max(0, emin - lsb_exponent))
-    wide = Cat(Const(0, pad), magnitude) if pad else magnitude
-    lsb = lsb_exponent - pad
+    if isinstance(lsb_exponent, int):
+        # Only as much padding as a non-zero result can need: none where the target's
+        # subnormal quantum is already above the LSB (the MAC's 2**-24 grid into FP16).
+        pad = max(0, mbits - max(0, emin - lsb_exponent))
+    else:
+        pad = mbits
+    wide = Cat(Const(0, pad), magnitude) if pad else Value.cast(magnitude)
     width = len(wide)
+    if isinstance(lsb_exponent, int):
+        lsb = lsb_exponent - pad
+    else:
+        lsb_value = Value.cast(lsb_exponent)
+        lsb = Signal(signed(len(lsb_value) + 2), name=f"{name}_lsb")
+        m.d.comb += lsb.eq(lsb_value - pad)
 
     lz = leading_zeros(wide, width)
-    bound = max(abs(lsb) + width + 2, abs(emin) + mbits + 2)
+    bound = _exponent_bound(lsb_exponent) + pad + width + abs(emin) + mbits + 4
     e_top = Signal(signed(bound.bit_length() + 1), name=f"{name}_e_top")
     m.d.comb += e_top.eq(lsb + width - 1 - lz)
     e_eff = Signal.like(e_top, name=f"{name}_e_eff")
     m.d.comb += e_eff.eq(Mux(e_top < emin, emin, e_top))
-    shift = Signal(range(width + 1), name=f"{name}_shift")
-    m.d.comb += shift.eq(e_eff - mbits - lsb)             # >= 0 thanks to the padding
+    # The right shift that puts the quantum at bit 0; >= 0 for a non-zero magnitude (the
+    # padding), and anything past the whole word shifts everything out, so it is clamped.
+    limit = width + (sr_bits if rounding == "stochastic" else 1)
+    distance = Signal(signed(len(e_top) + 2), name=f"{name}_distance")
+    m.d.comb += distance.eq(e_eff - mbits - lsb)
+    shift = Signal(range(limit + 1), name=f"{name}_shift")
+    if isinstance(lsb_exponent, int):
+        m.d.comb += shift.eq(distance)                  # 0 <= distance < width on a fixed grid
+    else:
+        m.d.comb += shift.eq(Mux(distance > limit, limit, Mux(distance < 0, 0, distance)))
 
-    if rounding == "rne":
-        extended = Cat(Const(0, 1), wide)                 # one zero below: the guard at shift 0
-        kept_and_guard = Signal(width + 1, name=f"{name}_kept")
-        m.d.comb += kept_and_guard.eq(extended >> shift)
-        sticky = Signal(name=f"{name}_sticky")
-        m.d.comb += sticky.eq((kept_and_guard << shift)[:width + 1] != extended)
-        kept = kept_and_guard[1:]
-        guard = kept_and_guard[0]
-        up = guard & (sticky | kept[0])
-    else:                                                 # rtz: truncate, no guard or sticky
+    if rounding == "rtz":
         kept = Signal(width, name=f"{name}_kept")
         m.d.comb += kept.eq(wide >> shift)
+    else:
+        below = 1 if rounding == "rne" else sr_bits         # guard bit / fraction bits
+        extended = Cat(Const(0, below), wide)
+        kept_and_below = Signal(width + below, name=f"{name}_kept")
+        m.d.comb += kept_and_below.eq(extended >> shift)
+        kept = kept_and_below[below:]
+    exponent_code = Signal(unsigned(len(e_top) + mbits), name=f"{name}_exponent_code")
+    m.d.comb += exponent_code.eq((e_eff - emin).as_unsigned() << mbits)
+    truncated = Signal(unsigned(max(len(exponent_code), width) + 1), name=f"{name}_truncated")
+    m.d.comb += truncated.eq(exponent_code + kept)
+    if rounding == "rne":
+        sticky = Signal(name=f"{name}_sticky")
+        m.d.comb += sticky.eq((kept_and_below << shift)[:width + 1] != extended)
+        guard = kept_and_below[0]
+        up = guard & (sticky | truncated[0])                 # a tie goes to the even code
+    elif rounding == "stochastic":
+        fraction = kept_and_below[:sr_bits]
+        up = (fraction + random[:sr_bits])[sr_bits]          # the carry out of fraction + random
+    else:
         up = Const(0, 1)
 
     code_width = fmt.ebits + mbits
-    code = Signal(unsigned(max(len(e_eff), width) + mbits + 2), name=f"{name}_code")
-    m.d.comb += code.eq(((e_eff - emin).as_unsigned() << mbits) + kept + up)
-    max_code = ((1 << fmt.ebits) - 2 << mbits) | ((1 << mbits) - 1)
-    inf_code = ((1 << fmt.ebits) - 1) << mbits
+    code = Signal(unsigned(len(truncated) + 1), name=f"{name}_code")
+    m.d.comb += code.eq(truncated + up)
+    max_code = fmt.max_code
+    overflow_code = fmt.inf_code if (rounding == "rne" and not saturate) else max_code
     result = Signal(code_width, name=f"{name}_result")
-    overflow_code = inf_code if rounding == "rne" else max_code
     m.d.comb += result.eq(Mux(wide == 0, 0, Mux(code > max_code, overflow_code, code[:code_width])))
     return result

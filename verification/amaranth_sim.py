@@ -27,3 +27,23 @@ def run_vectors(dut, vectors, *, apply, read, expected, clocked: int = 0) -> lis
     sim.add_testbench(bench)
     sim.run()
     return mismatches
+
+
+async def stream_put(ctx, stream, payload):
+    """Offer one ``payload`` on ``stream`` and wait until it is taken (valid held until then).
+    An integer ``payload`` sets the raw bits of a layout payload."""
+    ctx.set(stream.valid, 1)
+    target = stream.payload
+    if isinstance(payload, int) and hasattr(target, "as_value"):
+        target = target.as_value()
+    ctx.set(target, payload)
+    await ctx.tick().until(stream.ready)
+    ctx.set(stream.valid, 0)
+
+
+async def stream_get(ctx, stream):
+    """Take one payload from ``stream`` (ready held until it comes) and return it."""
+    ctx.set(stream.ready, 1)
+    payload, = await ctx.tick().sample(stream.payload).until(stream.valid)
+    ctx.set(stream.ready, 0)
+    return payload
