@@ -29,13 +29,27 @@ class _UsageError(Exception):
     pass
 
 
+def _integer(text: str) -> int:
+    """An integer in any Python base notation (``0x2545F491``, ``12345``)."""
+    return int(text, 0)
+
+
+_integer.__name__ = "integer"
+
+
 def _add_unit_options(p):
     import hdl
     p.add_argument("unit", help=f"one of {', '.join(hdl.UNITS)}")
-    p.add_argument("--fmt", help="element format: e2m1 (default), e1m2, e3m0, e4m3, e5m2")
+    p.add_argument("--fmt", help="element format: e2m1 (default), e1m2, e3m0, e4m3, e5m2; for scale_apply and "
+                                 "quantizer a block format: mxfp4 (default), nvfp4, mxfp8_e4m3, mxfp8_e5m2")
     p.add_argument("--out", help="output form (decoder: fp16, bf16, fp32; multiplier: fixed, fp16, bf16, fp32)")
     p.add_argument("--acc", help="MAC accumulator format (fp16)")
-    p.add_argument("--rounding", help="MAC rounding: rne (default) or rtz")
+    p.add_argument("--rounding", help="rne (default), rtz; quantizer also stochastic")
+    p.add_argument("--mode", help="scale_apply: block (default) or value")
+    p.add_argument("--input", help="scale_apply (value mode), quantizer: fp32 (default), bf16, fp16")
+    p.add_argument("--scale-mode", dest="scale_mode", help="quantizer (MX): floor (default), ceil, even, rceil")
+    p.add_argument("--sr-bits", dest="sr_bits", type=int, help="quantizer: random bits per element (8)")
+    p.add_argument("--seed", type=_integer, help="quantizer: LFSR seed (default 0x2545F491)")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
     p.add_argument("--stages", type=int, help="output register stages (default 0)")
     p.add_argument("--name", help="top module name (default: the unit name)")
@@ -60,7 +74,8 @@ def _parser() -> _Parser:
 
 def _component(args):
     import hdl
-    params = {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages")}
+    params = {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
+                                            "input", "scale_mode", "sr_bits", "seed")}
     component = hdl.build_unit(args.unit, **params)
     name = hdl.units.check_module_name(args.name or args.unit)
     return component, name

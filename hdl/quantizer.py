@@ -89,7 +89,7 @@ class Quantizer(wiring.Component):
             raise ValueError(f"fmt={self._fmt.name}: elements must be signed and narrower than {input}")
         block = self._fmt.block
         lanes = block if lanes is None else lanes
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1 or block % lanes:
+        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1 or lanes & (lanes - 1) or block % lanes:
             raise ValueError(f"lanes={lanes!r} must be a power of two that divides the block size {block}")
         self._lanes = lanes
         if self._fmt.is_mx:
@@ -162,8 +162,8 @@ class Quantizer(wiring.Component):
         _, significand, shift = element_fields(amax, magnitude_format(src))
         lsb = shift + (src.emin - src.mbits)                 # amax = significand * 2**lsb
         # fp32(amax / max) with max = 6 = 3 * 2: floor(N / 3) by a constant multiplication
-        # (exact for N < 2**n with n + 2 fraction bits, Granlund-Montgomery), the remainder as
-        # a sticky bit below the quotient, then the shared rounder.
+        # (exact for N < 2**n with n + 2 fraction bits, Granlund-Montgomery), whether the
+        # remainder is non-zero as a sticky bit below the quotient, then the shared rounder.
         extra = 26
         dividend = Signal(len(significand) + extra, name="amax_dividend")
         m.d.comb += dividend.eq(significand << extra)
@@ -172,9 +172,12 @@ class Quantizer(wiring.Component):
             raise ValueError(f"fmt={self._fmt.name}: only E2M1 elements (max 6) are supported in the NVFP4 recipe")
         s = len(dividend) + 2
         reciprocal = -(-(1 << s) // 3)
-        quotient = Signal(len(dividend), name="amax_third")
-        m.d.comb += quotient.eq((dividend * reciprocal) >> s)
-        sticky = (dividend - quotient * 3) != 0
+        product = Signal(len(dividend) + s, name="amax_third_product")
+        m.d.comb += product.eq(dividend * reciprocal)
+        quotient = product[s:]
+        # N = 3q + r gives N * M = q * 2**s + (q * (3M - 2**s) + r * M): the fraction is below
+        # M exactly when r = 0, so the low bits of the same product are the sticky bit
+        sticky = product[:s] >= reciprocal
         third = Cat(sticky, quotient)
         block_scale = round_to_float(m, third, lsb - extra - 1 - 1, fp32, "rne", "block_scale")
         lo, hi = (int(fp32.encode(v, "rne")) for v in (UE4M3_EPS, ue4m3.max))

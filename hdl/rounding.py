@@ -114,7 +114,9 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         up = guard & (sticky | truncated[0])                 # a tie goes to the even code
     elif rounding == "stochastic":
         fraction = kept_and_below[:sr_bits]
-        up = (fraction + random[:sr_bits])[sr_bits]          # the carry out of fraction + random
+        # the carry out of fraction + random, as a comparison: fraction + r >= 2**sr_bits
+        # exactly when fraction > (2**sr_bits - 1) - r = ~r
+        up = fraction > ~random[:sr_bits]
     else:
         up = Const(0, 1)
 

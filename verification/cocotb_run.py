@@ -36,7 +36,7 @@ def wave_args() -> list[str]:
 
 
 def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: dict | None = None,
-               extra_env: dict | None = None, seed: int = 1) -> tuple[int, int]:
+               extra_env: dict | None = None, seed: int = 1, testcase: str | None = None) -> tuple[int, int]:
     import hdl
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
@@ -72,7 +72,7 @@ def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: 
     try:
         runner.test(test_module=test_module, hdl_toplevel=top, hdl_toplevel_lang="verilog", build_dir=build_dir,
                     test_dir=run_dir, results_xml=str(results), extra_env=env, seed=seed,
-                    waves=waves)
+                    waves=waves, testcase=testcase)
     except SystemExit:
         pass                                   # a simulator crash: judged by the results below
     finally:

@@ -1,0 +1,198 @@
+"""hdl.Quantizer against golden.mx.quantize: a streaming bench on Verilator under random and
+bursty valid/ready stalls (>= 2,000 blocks per configuration), the same traffic with no stalls
+for the throughput, and quick runs of every scale mode and input in the Amaranth simulator.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+import golden
+import hdl
+from golden import mx
+from golden.lfsr import DEFAULT_SEED, lfsr_rbits
+from verification.amaranth_sim import stream_get, stream_put
+from verification.cocotb_run import run_cocotb
+
+
+def stimulus_blocks(fmt, count: int, seed: int = 0) -> np.ndarray:
+    """float32 blocks (one per row): the directed cases first, then ``count`` random draws from
+    several distributions and magnitudes. Directed: all zero, NaN, ±Inf, amax exactly at and just
+    below powers of two, a rounding tie in every element position, huge and tiny magnitudes,
+    FP32 subnormals."""
+    fmt = mx.block_format(fmt)
+    n, rng = fmt.block, np.random.default_rng(seed)
+    kinds = [lambda s: rng.standard_normal(s), lambda s: rng.laplace(size=s),
+             lambda s: rng.standard_t(2, size=s), lambda s: rng.uniform(-1, 1, s),
+             lambda s: np.maximum(rng.standard_normal(s), 0) * (rng.random(s) < 0.4)]
+    rows = [kinds[i % len(kinds)](n) * np.exp2(rng.integers(-30, 30)) for i in range(count)]
+    x = np.array(rows, dtype=np.float64)
+    directed = [np.zeros(n), -np.zeros(n)]
+    for special in (np.nan, np.inf, -np.inf):
+        row = rng.standard_normal(n)
+        row[rng.integers(n)] = special
+        directed.append(row)
+    element = fmt.element
+    for power in (-140, -127, -60, -1, 0, 1, 2, 3, 60, 120, 127):
+        for top in (2.0 ** power, np.nextafter(np.float32(2.0 ** power), np.float32(0))):
+            row = rng.uniform(-1, 1, n) * top
+            row[rng.integers(n)] = -top if rng.random() < 0.5 else top
+            directed.append(row)
+    # ties: amax = 2**emax (scale 2**0 under every mode but rceil) and one exact midpoint
+    # between neighbouring element values in each position
+    values = np.unique(np.abs(element.values[np.isfinite(element.values)]))
+    midpoints = (values[:-1] + values[1:]) / 2
+    for j in range(n):
+        row = rng.choice(values, n) * rng.choice([-1, 1], n)
+        row[(j + 1) % n] = element.max
+        row[j] = rng.choice(midpoints) * rng.choice([-1, 1])
+        directed.append(row)
+    for magnitude in (2.0 ** 127, 3.0e38, 2.0 ** -126, 1e-45, 2.0 ** -149 * 3):
+        directed.append(rng.uniform(-1, 1, n) * magnitude)
+    directed.append(np.full(n, 3.4028234663852886e38))
+    with np.errstate(over="ignore"):
+        return np.concatenate([np.array(directed), x]).astype(np.float32)
+
+
+def as_input(x: np.ndarray, source: str):
+    """``(bits, values)``: the input's bit patterns in ``source`` and the values golden sees."""
+    if source == "fp32":
+        return x.view(np.uint32).astype(np.uint64), x
+    if source == "bf16":
+        bits = (x.view(np.uint32) >> 16).astype(np.uint32)          # truncated to BF16
+        return bits.astype(np.uint64), (bits << 16).view(np.float32)
+    with np.errstate(over="ignore"):
+        half = x.astype(np.float16)
+    return half.view(np.uint16).astype(np.uint64), half
+
+
+def golden_blocks(x, fmt, source, scale_mode, rounding, sr_bits=8, seed=DEFAULT_SEED):
+    """Input beats' bits and the golden output payloads (codes | scale << codes_bits)."""
+    fmt = mx.block_format(fmt)
+    bits, values = as_input(x, source)
+    rbits = lfsr_rbits(x.size, sr_bits, seed).reshape(x.shape) if rounding == "stochastic" else None
+    q = mx.quantize(values, fmt, scale_mode=scale_mode or "floor", rounding=rounding, rbits=rbits)
+    element_bits = fmt.element.bits
+    payloads = []
+    for codes, scale in zip(q.codes, q.scales.reshape(-1)):
+        word = sum(int(c) << (j * element_bits) for j, c in enumerate(codes))
+        payloads.append(word | int(scale) << (fmt.block * element_bits))
+    return bits, payloads
+
+
+def beats_of(bits, lanes, width):
+    flat = bits.reshape(-1, lanes)
+    return [sum(int(v) << (k * width) for k, v in enumerate(row)) for row in flat]
+
+
+CONFIGS = [  # fmt, input, lanes, scale_mode, rounding
+    ("mxfp4", "fp32", 8, "floor", "rne"),
+    ("mxfp4", "fp32", 32, "rceil", "stochastic"),
+    ("mxfp4", "bf16", 16, "even", "rne"),
+    ("mxfp4", "fp16", 4, "ceil", "rtz"),
+    ("nvfp4", "fp32", 16, None, "rne"),
+    ("nvfp4", "fp16", 4, None, "stochastic"),
+]
+
+
+def run_bench(config, tmp_path, blocks=2000, planted_fault=None, testcase=None):
+    fmt, source, lanes, scale_mode, rounding = config
+    block = mx.block_format(fmt)
+    x = stimulus_blocks(fmt, blocks, seed=hash(config) % 1000)
+    bits, payloads = golden_blocks(x, fmt, source, scale_mode, rounding)
+    if planted_fault is not None:
+        payloads[planted_fault] ^= 1 << 1                   # one element bit of one block
+    width = golden.ieee_format(source).bits
+    np.savez(tmp_path / "vectors.npz", beats=np.array(beats_of(bits, lanes, width), dtype=object),
+             blocks=np.array(payloads, dtype=object))
+    params = {"vectors": str(tmp_path / "vectors.npz"), "report": str(tmp_path / "throughput.json"),
+              "block": block.block, "element_bits": block.element.bits,
+              "block_bits": block.block * block.element.bits, "seed": 7}
+    dut = hdl.Quantizer(fmt, input=source, lanes=lanes, scale_mode=scale_mode, rounding=rounding)
+    return run_cocotb(dut, "quantizer", "verification.cocotb_quantizer", tmp_path, params=params,
+                      testcase=testcase)
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(str(v) for v in c))
+def test_quantizer_stream_on_verilator(config, tmp_path):
+    assert run_bench(config, tmp_path) == (3, 0)
+    report = json.loads((tmp_path / "throughput.json").read_text())
+    assert report["beats_per_cycle"] == 1.0 and report["beats"] >= 2000 * 32 // config[2] // 2
+
+
+@pytest.mark.verilator
+def test_quantizer_bench_catches_planted_fault(tmp_path):
+    assert run_bench(CONFIGS[0], tmp_path, blocks=200, planted_fault=150) == (3, 3)
+
+
+def test_directed_blocks_cover_the_corner_cases():
+    x = stimulus_blocks("mxfp4", 200)
+    q = mx.quantize(x, "mxfp4")
+    scales = q.scales.reshape(-1)
+    assert {0x00, 0xFF} <= set(scales.tolist())
+    assert (np.isnan(x).any(axis=1)).any() and (np.isinf(x).any(axis=1)).any()
+    assert (x.view(np.uint32) & 0x7F800000 == 0).any()            # FP32 subnormals
+    assert (x.view(np.uint32) & 0x7FFFFFFF > 0x7E000000).any()    # near the FP32 maximum
+
+
+# --- Amaranth simulator: the fast inner loop ---------------------------------------------------
+
+def simulate(dut, fmt, source, lanes, x):
+    """Push the blocks of ``x`` through ``dut`` in the Amaranth simulator; output payloads."""
+    bits, _ = as_input(x, source)
+    beats = beats_of(bits, lanes, golden.ieee_format(source).bits)
+    got = []
+
+    async def put(ctx):
+        for beat in beats:
+            await stream_put(ctx, dut.i, beat)
+
+    async def get(ctx):
+        for _ in range(len(x)):
+            payload = await stream_get(ctx, dut.o)
+            got.append(payload.as_value().value)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(put)
+    sim.add_testbench(get)
+    sim.run()
+    return got
+
+
+SIM_CONFIGS = [(fmt, source, min(lanes, mx.block_format(fmt).block), mode, rounding)
+               for fmt, mode in [("mxfp4", m) for m in mx.SCALE_MODES] + [("nvfp4", None)]
+               for source, lanes in (("fp32", 32), ("bf16", 8), ("fp16", 4))
+               for rounding in ("rne", "rtz", "stochastic")
+               if (source, rounding) != ("fp32", "rtz") or mode == "floor"]
+
+
+@pytest.mark.parametrize("config", SIM_CONFIGS, ids=lambda c: "-".join(str(v) for v in c))
+def test_quantizer_in_amaranth_simulator(config):
+    fmt, source, lanes, scale_mode, rounding = config
+    x = stimulus_blocks(fmt, 20, seed=5)                       # directed rows and 20 random
+    _, want = golden_blocks(x, fmt, source, scale_mode, rounding)
+    dut = hdl.Quantizer(fmt, input=source, lanes=lanes, scale_mode=scale_mode, rounding=rounding)
+    got = simulate(dut, fmt, source, lanes, x)
+    bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+    assert not bad and len(got) == len(want), f"blocks {bad[:8]} differ"
+
+
+@pytest.mark.parametrize("fmt", ["mxfp8_e4m3", "mxfp8_e5m2"])
+def test_quantizer_mxfp8_elements_in_amaranth_simulator(fmt):
+    x = stimulus_blocks(fmt, 40, seed=6)
+    _, want = golden_blocks(x, fmt, "bf16", "floor", "rne")
+    got = simulate(hdl.Quantizer(fmt, input="bf16", lanes=16), fmt, "bf16", 16, x)
+    assert got == want
+
+
+def test_quantizer_parameters_are_checked():
+    for kwargs, word in [({"fmt": "mxfp9"}, "fmt"), ({"input": "fp64"}, "input"), ({"lanes": 3}, "lanes"),
+                         ({"lanes": 64}, "lanes"), ({"scale_mode": "up"}, "scale_mode"),
+                         ({"fmt": "nvfp4", "scale_mode": "floor"}, "scale_mode"),
+                         ({"rounding": "rna"}, "rounding"), ({"sr_bits": 0}, "sr_bits"), ({"seed": 0}, "seed")]:
+        with pytest.raises(ValueError, match=word):
+            hdl.Quantizer(**kwargs)
