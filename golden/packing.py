@@ -195,5 +195,119 @@ def decompress_zero_words(stream, n_words: int, word_bits: int) -> np.ndarray:
     return from_words(out, word_bits)
 
 
+def expand_zero_words(stream_words: list, n_words: int, word_bits: int) -> tuple[list, str | None]:
+    """Streaming zero-word decompression, in the order the hardware meets its input: returns the
+    words produced before any error and the error (None, ``"truncated"``, ``"bitmap"``: a chunk
+    bitmap marks words past the end, ``"zero"``: a word marked non-zero is zero, ``"overlong"``:
+    words remain after the last chunk, in which case every word was produced).
+
+    Truncation is seen when the stream's last word is taken while the job still needs input: the
+    words up to that point are produced (the zero words after it are not). Valid streams give
+    exactly :func:`decompress_zero_words`.
+    """
+    out, pos = [], 0
+    total = len(stream_words)
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return stream_words[pos - 1]
+
+    def needs_more(bitmap, j, chunk_start):
+        """After position j of the chunk: is any more input needed for this job?"""
+        return bool(bitmap >> (j + 1)) or chunk_start + word_bits < n_words
+
+    for start in range(0, n_words, word_bits):
+        size = min(word_bits, n_words - start)
+        if pos >= total:
+            return out, "truncated"
+        bitmap = take()
+        if bitmap >> size:
+            return out, "bitmap"
+        if pos == total and (bitmap or start + word_bits < n_words):
+            return out, "truncated"          # the stream ended with this bitmap
+        for j in range(size):
+            if bitmap >> j & 1:
+                word = take()
+                if word == 0:
+                    return out, "zero"
+                out.append(word)
+                if pos == total and needs_more(bitmap, j, start):
+                    return out, "truncated"
+            else:
+                out.append(0)
+    return out, ("overlong" if pos != total else None)
+
+
+class Beat(tuple):
+    """One loader output beat: ``(codes, mask, last, error)``: ``codes`` a tuple of L codes
+    (+0 in lanes whose ``mask`` bit is clear), ``mask`` the lane-valid bits, ``last`` the job's
+    final beat, ``error`` a malformed compressed stream."""
+
+    def __new__(cls, codes, mask, last, error=False):
+        return super().__new__(cls, (tuple(int(c) for c in codes), int(mask), bool(last), bool(error)))
+
+
+def load_job(words, word_bits: int, count: int, *, offset: int = 0, layout: str = "linear",
+             rows: bool = False, compressed: bool = False) -> list:
+    """The beats ``hdl.PackedLoader`` delivers for one job (DESIGN §3.6).
+
+    ``words``: the job's W-bit memory words (Python ints) in stream order, or with
+    ``compressed=True`` its zero-word-compressed stream. ``linear``: element ``i`` of the job is
+    stream element ``offset + i`` (``offset`` < L, the lane of the first element in the first
+    word); beat ``b`` carries elements ``[bL, (b+1)L)``, the last beat's missing lanes are +0
+    with their mask bits clear. ``diagonal``: ``count`` is a multiple of ``L*L`` (whole tiles,
+    ``offset`` 0); ``rows=False`` delivers each word's column (element ``k`` of L channels,
+    un-rotated), ``rows=True`` each tile's rows (one channel's L consecutive elements). An empty
+    job gives one beat with no valid lane. A malformed compressed stream ends the job with a beat
+    ``(zeros, 0, last, error)`` after the beats whose words all arrived; an over-long stream
+    delivers every beat and flags the last one.
+    """
+    lanes = check_word_bits(word_bits) // 4
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
+    if not 0 <= offset < lanes or (layout == "diagonal" and offset):
+        raise ValueError(f"offset={offset} must be a lane index below {lanes} (0 for diagonal)")
+    if layout == "diagonal" and count % (lanes * lanes):
+        raise ValueError(f"diagonal jobs hold whole {lanes}x{lanes} tiles; count={count} is not a multiple of {lanes * lanes}")
+    n_words = -(-(offset + count) // lanes) if count else 0
+    words = list(words)
+    error = None
+    if compressed:
+        words, error = expand_zero_words(words, n_words, word_bits)
+    elif len(words) != n_words:
+        raise ValueError(f"the job needs {n_words} words, got {len(words)}")
+    zeros = (0,) * lanes
+    if count == 0:
+        return [Beat(zeros, 0, True)]
+    nibbles = _bytes_to_nibbles(from_words(words, word_bits)) if words else np.zeros(0, np.uint8)
+    beats = []
+    if layout == "linear":
+        n_beats = -(-count // lanes)
+        for b in range(n_beats):
+            needed = -(-(offset + min(count, (b + 1) * lanes)) // lanes)   # words this beat reads
+            if needed > len(words):
+                break
+            part = nibbles[offset + b * lanes:offset + min(count, (b + 1) * lanes)]
+            codes = list(part) + [0] * (lanes - len(part))
+            beats.append(Beat(codes, (1 << len(part)) - 1, b == n_beats - 1))
+    else:
+        for t in range(len(words) if not rows else len(words) // lanes * lanes):
+            r = t % lanes
+            word = nibbles[t * lanes:(t + 1) * lanes]
+            if not rows:
+                beats.append(Beat([word[(c + r) % lanes] for c in range(lanes)], (1 << lanes) - 1, t == n_words - 1))
+            elif r == lanes - 1:
+                tile = nibbles[(t - r) * lanes:(t + 1) * lanes].reshape(lanes, lanes)     # [r][lane]
+                for c in range(lanes):
+                    beats.append(Beat([tile[k][(c + k) % lanes] for k in range(lanes)], (1 << lanes) - 1,
+                                      t == n_words - 1 and c == lanes - 1))
+    if error in ("truncated", "bitmap", "zero"):
+        beats.append(Beat(zeros, 0, True, True))
+    elif error == "overlong":
+        beats[-1] = Beat(beats[-1][0], beats[-1][1], True, True)
+    return beats
+
+
 __all__ = ["pack", "unpack", "pad", "to_words", "from_words", "compress_zero_words",
-           "decompress_zero_words", "WORD_BITS", "LAYOUTS"]
+           "decompress_zero_words", "expand_zero_words", "load_job", "Beat", "WORD_BITS", "LAYOUTS"]

@@ -6,10 +6,11 @@ Each component documents its ports, latency and the golden function it equals.
 from .decoder import Decoder
 from .mac import MAC
 from .multiplier import Multiplier
+from .loader import PackedLoader
 from .quantizer import Quantizer
 from .scale import ScaleApply
 
-__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer"]
+__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer", "PackedLoader"]
 from .units import UNITS, build_unit, to_verilog
 
 __all__ += ["UNITS", "build_unit", "to_verilog"]

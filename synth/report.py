@@ -44,6 +44,10 @@ DEFAULT_POINTS = [
     ("multiplier", {"fmt": "e2m1", "out": "fixed", "lanes": 32}),
     ("mac", {"fmt": "e2m1", "rounding": "rne"}),
     ("mac", {"fmt": "e2m1", "rounding": "rtz"}),
+    ("scale_apply", {"fmt": "mxfp4"}),
+    ("scale_apply", {"fmt": "nvfp4"}),
+    ("scale_apply", {"fmt": "mxfp4", "mode": "value", "input": "fp16"}),
+    ("quantizer", {"fmt": "mxfp4", "input": "fp32", "lanes": 8}),
 ]
 
 # Scalar points that also get the unit-gate count ({AND2, OR2, XOR2, NOT1}, area 1 each).

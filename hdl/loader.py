@@ -1,0 +1,279 @@
+"""Packed-load datapath: W-bit memory words in, L = W/4 element lanes out, one beat per cycle
+(DESIGN §3.6; golden: ``golden.packing.load_job``).
+
+Three stages joined by streams: the word front end (:class:`hdl.zero_words.WordFrontEnd`:
+job framing and zero-word decompression), the aligner here (lane alignment, diagonal
+un-skewing, lane-valid masks), and the side-stream join (MX scales) with an optional
+:class:`hdl.Decoder` on the lanes.
+
+Design choices and their cost:
+
+- unaligned starts: a funnel shifter over the previous and the current word (W-bit register, a
+  2W → W nibble shifter); a job whose last beat lies inside its last word takes one extra cycle
+  to flush it.
+- diagonal columns: a word of tile row ``r`` holds one element of each of L channels, rotated by
+  ``r``; a rotation by the word's index in its tile restores channel order (a W-bit rotator).
+- diagonal rows: each un-rotated column is shifted into a tile register (L rows × W bits); the
+  L-th column moves the whole tile into an output shift register that emits one row per cycle
+  while the next tile fills: 2 L × W flops (W = 32: 512; W = 512: 256 K), no multiplexer tree.
+
+Timing of one linear job (L = 8, 20 elements from lane 3, no stalls)::
+
+    cycle      0      1      2      3      4
+    job        J
+    words      .      w0     w1     w2
+    tokens            .      t0     t1     t2
+    lanes                           b0     b1     b2(last, mask 0x0F)
+
+Latency: a job's first beat leaves three cycles after the job and two after its first word (one
+more when the job starts inside the word: the first word alone makes no beat).
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+import golden
+from golden.packing import LAYOUTS, check_word_bits
+
+from .decoder import Decoder, check_format
+from .layouts import float_layout, lanes_of
+from .zero_words import WordFrontEnd, job_layout, token_layout
+
+SCALE_FORMATS = {"e8m0": 8, "ue4m3": 7}
+
+
+def beat_layout(lanes: int, value_shape, scales: int, scale_bits: int) -> data.StructLayout:
+    fields = {"codes" if value_shape is None else "values": lanes_of(value_shape or unsigned(4), lanes),
+              "mask": unsigned(lanes), "last": 1, "error": 1}
+    if scales:
+        fields["scales"] = lanes_of(unsigned(scale_bits), scales)
+    return data.StructLayout(fields)
+
+
+class _Aligner(wiring.Component):
+    """Tokens in, beats of L codes out (see the module docstring)."""
+
+    def __init__(self, word_bits: int, count_bits: int, layout: str):
+        self._word_bits = word_bits
+        self._lanes = word_bits // 4
+        self._layout = layout
+        job = job_layout(self._lanes, count_bits)
+        self._count_bits = count_bits
+        super().__init__({
+            "tokens": In(stream.Signature(token_layout(word_bits, job))),
+            "beats": Out(stream.Signature(beat_layout(self._lanes, None, 0, 0))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        W, L = self._word_bits, self._lanes
+        token, beats = self.tokens.payload, self.beats
+        out = beats.payload
+        take = self.tokens.valid & self.tokens.ready
+        emit = beats.valid & beats.ready
+        word = token.data
+        all_lanes = (1 << L) - 1
+
+        def special_tokens():
+            """Empty jobs and aborts each make one beat with no valid lane."""
+            with m.If(token.empty | token.abort):
+                m.d.comb += [beats.valid.eq(self.tokens.valid), out.last.eq(1), out.error.eq(token.abort),
+                             self.tokens.ready.eq(beats.ready)]
+
+        if self._layout == "linear":
+            remaining = Signal(self._count_bits, name="remaining")
+            prev = Signal(W, name="previous_word")
+            tail = Signal(name="tail_pending")
+            tail_flag = Signal(name="tail_flag")
+            tail_shift = Signal(range(W), name="tail_shift")
+            offset = token.job.offset
+            rem = Mux(token.first, token.job.count, remaining)
+            shift = Signal(range(W), name="shift")
+            m.d.comb += shift.eq(Mux(tail, tail_shift, offset << 2))
+            def mask_of(n):
+                """The lowest ``min(n, L)`` lanes."""
+                return Mux(n >= L, all_lanes, ((Const(1, L + 1) << n[:L.bit_length()]) - 1)[:L])
+            lanes_now = Signal(L, name="lane_mask")
+            window = Signal(2 * W, name="window")
+            with m.If(tail):                               # the job's last elements, from ``prev``
+                m.d.comb += [window.eq(prev), lanes_now.eq(mask_of(remaining)), beats.valid.eq(1),
+                             out.last.eq(1), out.error.eq(tail_flag)]
+                with m.If(emit):
+                    m.d.sync += tail.eq(0)
+            with m.Elif(token.empty | token.abort):
+                special_tokens()
+            with m.Else():
+                alone = token.first & (offset + token.job.count <= L)          # the whole job in one word
+                holds = token.first & (offset != 0) & ~alone                   # first word: no beat yet
+                m.d.comb += [window.eq(Mux(token.first | (offset == 0), word, Cat(prev, word))),
+                             lanes_now.eq(mask_of(rem))]
+                with m.If(holds):
+                    m.d.comb += self.tokens.ready.eq(1)
+                with m.Else():
+                    m.d.comb += [beats.valid.eq(self.tokens.valid), self.tokens.ready.eq(beats.ready),
+                                 out.last.eq(rem <= L), out.error.eq(token.flag & (rem <= L))]
+                with m.If(take):
+                    m.d.sync += [prev.eq(word), remaining.eq(Mux(holds, rem, rem - L))]
+                    with m.If(token.final & ~holds & (rem > L)):
+                        m.d.sync += [tail.eq(1), tail_flag.eq(token.flag), tail_shift.eq(offset << 2)]
+            with m.If((~token.empty & ~token.abort) | tail):
+                shifted = (window >> shift)[:W]
+                nibble_mask = Cat(*(lanes_now[k].replicate(4) for k in range(L)))
+                m.d.comb += [out.mask.eq(lanes_now), out.codes.as_value().eq(shifted & nibble_mask)]
+            return m
+
+        # diagonal: un-rotate each word by its index in the tile
+        row_index = Signal(range(L), name="tile_row")
+        column = Signal(W, name="column")
+        m.d.comb += column.eq((Cat(word, word) >> (row_index << 2))[:W])
+        with m.If(take & ~token.empty & ~token.abort):
+            m.d.sync += row_index.eq(row_index + 1)
+        with m.If(take & (token.empty | token.abort | token.final)):
+            m.d.sync += row_index.eq(0)
+        tile = [Signal(W, name=f"tile{c}") for c in range(L)]          # tile[c] = channel c's row
+        rows_out = [Signal(W, name=f"rows{c}") for c in range(L)]
+        rows_left = Signal(range(L + 1), name="rows_left")
+        rows_last = Signal(name="rows_last")
+        rows_flag = Signal(name="rows_flag")
+
+        with m.If(token.job.rows | (rows_left != 0)):
+            # row delivery; the output shift register drains before anything else leaves
+            with m.If(rows_left != 0):
+                m.d.comb += [beats.valid.eq(1), out.codes.as_value().eq(rows_out[0]), out.mask.eq(all_lanes),
+                             out.last.eq(rows_last & (rows_left == 1)), out.error.eq(rows_flag & (rows_left == 1))]
+                with m.If(emit):
+                    m.d.sync += [rows_left.eq(rows_left - 1)] + [rows_out[c].eq(rows_out[c + 1]) for c in range(L - 1)]
+            frees = (rows_left == 0) | ((rows_left == 1) & emit)
+            with m.If(~token.job.rows):
+                pass                                      # a column job waits for the rows to drain
+            with m.Elif(token.empty | token.abort):
+                with m.If(rows_left == 0):
+                    special_tokens()
+            with m.Elif(row_index == L - 1):
+                m.d.comb += self.tokens.ready.eq(frees)
+                with m.If(take):
+                    filled = [Cat(tile[c][4:], column[4 * c:4 * c + 4]) for c in range(L)]
+                    m.d.sync += [rows_out[c].eq(filled[c]) for c in range(L)]
+                    m.d.sync += [rows_left.eq(L), rows_last.eq(token.final), rows_flag.eq(token.flag)]
+            with m.Else():
+                m.d.comb += self.tokens.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += [tile[c].eq(Cat(tile[c][4:], column[4 * c:4 * c + 4])) for c in range(L)]
+        with m.Else():
+            with m.If(token.empty | token.abort):
+                special_tokens()
+            with m.Else():
+                m.d.comb += [beats.valid.eq(self.tokens.valid), self.tokens.ready.eq(beats.ready),
+                             out.codes.as_value().eq(column), out.mask.eq(all_lanes),
+                             out.last.eq(token.final), out.error.eq(token.flag & token.final)]
+        return m
+
+
+class PackedLoader(wiring.Component):
+    """Memory words to element lanes (see the module docstring for the design and timing).
+
+    Parameters: ``word_bits`` W in {16, 32, 64, 128, 256, 512} (L = W/4 lanes), ``layout`` in
+    {linear, diagonal}, ``compressed`` (zero-word decompression of the word stream),
+    ``scales`` (None, ``"e8m0"`` or ``"ue4m3"``: an MX scale side stream, linear layout) with
+    ``block`` (16 or 32 elements per scale), ``decode`` (None or fp16/bf16/fp32: lanes leave as
+    ``hdl.Decoder`` values of element format ``fmt``), ``count_bits`` (job size field).
+
+    Ports:
+      - ``job``: In stream of ``job_layout``: ``count`` elements (diagonal: a multiple of L*L,
+        whole tiles), ``offset`` (linear: the first element's lane in the first word), ``rows``
+        (diagonal: 1 = rows, one channel's L consecutive elements per beat; 0 = columns).
+      - ``words``: In stream: ``data`` (W bits) and, when ``compressed``, ``last`` (the job's
+        compressed stream ends with this word).
+      - ``scale``: In stream (with ``scales``): ``max(1, L/block)`` scale codes per transfer,
+        taken by each beat that starts a block (every ``block/L`` beats, or every beat).
+      - ``lanes``: Out stream: ``codes`` (L × 4 bits, or ``values``), ``mask`` (valid lanes;
+        padding lanes are +0), ``last`` (the job's final beat), ``error`` (a malformed
+        compressed stream ended or flagged the job), ``scales`` (with ``scales``).
+      - ``status_error``: Out, sticky: some job had an error (cleared by reset).
+
+    Throughput: one beat per cycle with no stalls (aligned jobs; compressed streams with at least
+    one zero word per chunk). Golden function: ``golden.packing.load_job`` per job.
+    """
+
+    def __init__(self, word_bits: int = 32, layout: str = "linear", *, compressed: bool = False,
+                 scales: str | None = None, block: int = 32, decode: str | None = None, fmt="e2m1",
+                 count_bits: int = 24):
+        self._word_bits = check_word_bits(word_bits)
+        self._lanes = word_bits // 4
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
+        self._layout = layout
+        self._compressed = bool(compressed)
+        if scales is not None and scales not in SCALE_FORMATS:
+            raise ValueError(f"scales={scales!r} is not None or one of {', '.join(SCALE_FORMATS)}")
+        if scales is not None and layout != "linear":
+            raise ValueError("scales are delivered with linear jobs; layout='diagonal' carries none")
+        if block not in (16, 32):
+            raise ValueError(f"block={block!r} must be 16 or 32")
+        self._scales, self._block = scales, block
+        if not isinstance(count_bits, int) or not 8 <= count_bits <= 32:
+            raise ValueError(f"count_bits={count_bits!r} must be an integer from 8 to 32")
+        self._count_bits = count_bits
+        self._decode = decode
+        self._fmt = check_format(fmt)
+        if self._fmt.bits != 4:
+            raise ValueError(f"fmt={self._fmt.name}: the loader carries 4-bit elements")
+        if decode is not None:
+            golden.ieee_format(decode)
+        value_shape = None if decode is None else float_layout(golden.ieee_format(decode))
+        self._per_beat = max(1, self._lanes // block) if scales else 0
+        scale_bits = SCALE_FORMATS.get(scales, 0)
+        word = data.StructLayout({"data": unsigned(word_bits), **({"last": 1} if compressed else {})})
+        members = {
+            "job": In(stream.Signature(job_layout(self._lanes, count_bits))),
+            "words": In(stream.Signature(word)),
+            "lanes": Out(stream.Signature(beat_layout(self._lanes, value_shape, self._per_beat, scale_bits))),
+            "status_error": Out(1),
+        }
+        if scales:
+            members["scale"] = In(stream.Signature(lanes_of(unsigned(scale_bits), self._per_beat)))
+        super().__init__(members)
+
+    @property
+    def lanes_per_beat(self) -> int:
+        return self._lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.front = front = WordFrontEnd(self._word_bits, self._count_bits, self._compressed)
+        m.submodules.aligner = aligner = _Aligner(self._word_bits, self._count_bits, self._layout)
+        wiring.connect(m, wiring.flipped(self.job), front.job)
+        wiring.connect(m, wiring.flipped(self.words), front.words)
+        wiring.connect(m, front.tokens, aligner.tokens)
+        beats, out = aligner.beats, self.lanes
+        m.d.comb += [out.payload.mask.eq(beats.payload.mask), out.payload.last.eq(beats.payload.last),
+                     out.payload.error.eq(beats.payload.error)]
+        if self._decode is None:
+            m.d.comb += out.payload.codes.eq(beats.payload.codes)
+        else:
+            m.submodules.decoder = decoder = Decoder(self._fmt, self._decode, lanes=self._lanes)
+            m.d.comb += [decoder.code.eq(beats.payload.codes), out.payload.values.eq(decoder.value)]
+        if not self._scales:
+            m.d.comb += [out.valid.eq(beats.valid), beats.ready.eq(out.ready)]
+        else:
+            # a beat that starts a block waits for its scale transfer; later beats reuse it
+            group = max(1, self._block // self._lanes)
+            position = Signal(range(group), name="beat_in_block")
+            held = Signal.like(self.scale.payload, name="held_scales")
+            needs = Signal(name="needs_scale")
+            m.d.comb += needs.eq((position == 0) & (beats.payload.mask != 0))
+            ok = ~needs | self.scale.valid
+            m.d.comb += [out.valid.eq(beats.valid & ok), beats.ready.eq(out.ready & ok),
+                         self.scale.ready.eq(beats.valid & out.ready & needs),
+                         out.payload.scales.eq(Mux(needs, self.scale.payload, held))]
+            with m.If(out.valid & out.ready):
+                with m.If(needs):
+                    m.d.sync += held.eq(self.scale.payload)
+                if group > 1:
+                    m.d.sync += position.eq(Mux(position == group - 1, 0, position + 1))
+                with m.If(beats.payload.last):
+                    m.d.sync += position.eq(0)
+        with m.If(out.valid & out.ready & out.payload.error):
+            m.d.sync += self.status_error.eq(1)
+        return m
