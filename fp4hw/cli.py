@@ -50,6 +50,12 @@ def _add_unit_options(p):
     p.add_argument("--scale-mode", dest="scale_mode", help="quantizer (MX): floor (default), ceil, even, rceil")
     p.add_argument("--sr-bits", dest="sr_bits", type=int, help="quantizer: random bits per element (8)")
     p.add_argument("--seed", type=_integer, help="quantizer: LFSR seed (default 0x2545F491)")
+    p.add_argument("--word-bits", dest="word_bits", type=int, help="loader: bus word width W (16..512, default 32)")
+    p.add_argument("--layout", help="loader: linear (default) or diagonal")
+    p.add_argument("--compressed", action="store_const", const=True, help="loader: zero-word decompression")
+    p.add_argument("--scales", help="loader: MX scale side stream, e8m0 or ue4m3")
+    p.add_argument("--block", type=int, help="loader: elements per scale (32 default, or 16)")
+    p.add_argument("--decode", help="loader: decode lanes to fp16, bf16 or fp32")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
     p.add_argument("--stages", type=int, help="output register stages (default 0)")
     p.add_argument("--name", help="top module name (default: the unit name)")
@@ -75,7 +81,8 @@ def _parser() -> _Parser:
 def _component(args):
     import hdl
     params = {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
-                                            "input", "scale_mode", "sr_bits", "seed")}
+                                            "input", "scale_mode", "sr_bits", "seed", "word_bits", "layout",
+                                            "compressed", "scales", "block", "decode")}
     component = hdl.build_unit(args.unit, **params)
     name = hdl.units.check_module_name(args.name or args.unit)
     return component, name

@@ -15,7 +15,9 @@ Design choices and their cost:
   ``r``; a rotation by the word's index in its tile restores channel order (a W-bit rotator).
 - diagonal rows: each un-rotated column is shifted into a tile register (L rows × W bits); the
   L-th column moves the whole tile into an output shift register that emits one row per cycle
-  while the next tile fills: 2 L × W flops (W = 32: 512; W = 512: 256 K), no multiplexer tree.
+  while the next tile fills: 2 L × W flops (W = 32: 512; W = 512: 128 K), no multiplexer tree.
+  A row job's first tile must fill before its first row leaves: L cycles without output when a
+  row job follows a column job (row jobs back to back, or a column job after a row job, overlap).
 
 Timing of one linear job (L = 8, 20 elements from lane 3, no stalls)::
 

@@ -14,6 +14,7 @@ from amaranth.back import rtlil
 from fp4hw.toolchain import run_yosys
 
 from .decoder import Decoder
+from .loader import PackedLoader
 from .mac import MAC
 from .multiplier import Multiplier
 from .quantizer import Quantizer
@@ -25,6 +26,7 @@ UNITS = {
     "mac": (MAC, ("fmt", "acc", "rounding", "lanes", "stages")),
     "scale_apply": (ScaleApply, ("fmt", "mode", "input", "stages")),
     "quantizer": (Quantizer, ("fmt", "input", "lanes", "scale_mode", "rounding", "sr_bits", "seed")),
+    "loader": (PackedLoader, ("word_bits", "layout", "compressed", "scales", "block", "decode", "fmt")),
 }
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -71,4 +73,7 @@ def to_verilog(component, name: str) -> str:
     """Verilog text of ``component`` with top module ``name``; deterministic (no source
     locations, no absolute paths)."""
     text = rtlil.convert(component, name=check_module_name(name), emit_src=False)
-    return run_yosys({"design.il": text}, _CLEANUP, label=name)["design.v"]
+    # one flat module (a unit built from submodules, like the loader, still gives one module
+    # named after the file it is written to)
+    commands = _CLEANUP[:1] + [f"hierarchy -top {name}", "flatten"] + _CLEANUP[1:]
+    return run_yosys({"design.il": text}, commands, label=name)["design.v"]

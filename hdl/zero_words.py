@@ -93,7 +93,10 @@ class WordFrontEnd(wiring.Component):
         # a new job last, so its registers win over the finishing job's updates in this cycle
         with m.If(self.job.valid & self.job.ready):
             count, offset = self.job.payload.count, self.job.payload.offset
-            n_words = (count + offset + lanes - 1) >> (lanes.bit_length() - 1)
+            # ceil((count + offset) / L) with comparisons instead of a shifted-away sum
+            k = lanes.bit_length() - 1
+            within = count[:k] + offset if k else offset
+            n_words = count[k:] + (within != 0) + (within > lanes)
             m.d.sync += [job.eq(self.job.payload), first.eq(1), words_left.eq(n_words),
                          busy.eq(count != 0), empty_pending.eq(count == 0)]
         return m

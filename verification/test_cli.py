@@ -35,6 +35,8 @@ def test_verilog_is_byte_identical_across_runs(tmp_path):
     ("quantizer", ["--lanes", "8"]), ("quantizer", ["--fmt", "nvfp4", "--input", "fp16", "--lanes", "4",
                                                     "--rounding", "stochastic"]),
     ("quantizer", ["--input", "bf16", "--scale-mode", "rceil", "--rounding", "rtz"]),
+    ("loader", []), ("loader", ["--word-bits", "16", "--layout", "diagonal", "--compressed"]),
+    ("loader", ["--word-bits", "128", "--compressed", "--scales", "e8m0", "--decode", "fp16"]),
 ])
 def test_verilator_lint_shows_only_waived_width_warnings(unit, args, tmp_path):
     name = args[args.index("--name") + 1] if "--name" in args else unit
