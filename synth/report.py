@@ -48,6 +48,8 @@ DEFAULT_POINTS = [
     ("scale_apply", {"fmt": "nvfp4"}),
     ("scale_apply", {"fmt": "mxfp4", "mode": "value", "input": "fp16"}),
     ("quantizer", {"fmt": "mxfp4", "input": "fp32", "lanes": 8}),
+    ("loader", {"word_bits": 32, "layout": "linear", "compressed": True}),
+    ("loader", {"word_bits": 32, "layout": "diagonal"}),
 ]
 
 # Scalar points that also get the unit-gate count ({AND2, OR2, XOR2, NOT1}, area 1 each).
@@ -59,7 +61,13 @@ COLUMNS = [("generic_cells", "cells"), ("transistors", "transistors"), ("depth",
 
 
 def point_name(unit: str, params: dict) -> str:
-    parts = [unit] + [f"{k}{v}" if k in ("lanes", "stages") else str(v) for k, v in params.items()]
+    def part(k, v):
+        if v is True:
+            return k
+        if k in ("lanes", "stages"):
+            return f"{k}{v}"
+        return f"w{v}" if k == "word_bits" else str(v)
+    parts = [unit] + [part(k, v) for k, v in params.items()]
     return "_".join(parts)
 
 

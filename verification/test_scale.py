@@ -185,8 +185,8 @@ def test_golden_scale_value_against_numpy_casts(source):
     bits = np.arange(1 << 16)
     scale = np.random.default_rng(5).integers(0, 256, bits.size)
     dtype = np.float16 if source == "fp16" else ml_dtypes.bfloat16
-    x = bits.astype(np.uint16).view(dtype).astype(np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):            # NaN patterns cast to NaN
+        x = bits.astype(np.uint16).view(dtype).astype(np.float64)
         oracle = np.ldexp(x, scale - 127).astype(np.float32)
     oracle = np.where(np.isnan(oracle) | (scale == 255), np.float32(np.nan), oracle)
     want = np.where(np.isnan(oracle), np.uint32(0x7FC00000), oracle.view(np.uint32))
