@@ -125,8 +125,13 @@ def markdown_table(records: list[dict]) -> str:
                 value = r.get(key, "")
                 if key == "transistors" and r.get("transistors_exclude_ffs"):
                     value = f"{value}+"
+                if key == "ice40_lut4" and r.get("ice40_flow", "synth_ice40") != "synth_ice40":
+                    value = f"{value}†"
                 cells.append(str(value))
         lines.append(f"| `{r['name']}` | " + " | ".join(cells) + " |")
+    if any(r.get("ice40_flow", "synth_ice40") != "synth_ice40" for r in records if "error" not in r):
+        lines += ["", "† `synth_ice40 -noabc`: abc9 crashed on this design (an assertion in ABC's "
+                      "`&verify`), so Yosys's built-in LUT mapping was used; expect fewer LUTs from abc9."]
     return "\n".join(lines) + "\n"
 
 
