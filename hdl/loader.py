@@ -23,12 +23,13 @@ Timing of one linear job (L = 8, 20 elements from lane 3, no stalls)::
 
     cycle      0      1      2      3      4
     job        J
-    words      .      w0     w1     w2
-    tokens            .      t0     t1     t2
-    lanes                           b0     b1     b2(last, mask 0x0F)
+    words             w0     w1     w2
+    lanes                    b0     b1     b2 (last, mask 0x0F)
 
-Latency: a job's first beat leaves three cycles after the job and two after its first word (one
-more when the job starts inside the word: the first word alone makes no beat).
+Latency: the lanes are combinational from the words (and ``lanes.ready`` from ``words.ready``):
+an aligned job's first beat leaves in the cycle its first word arrives, one cycle after the job;
+a start inside a word adds one word (w0 alone makes no beat) and, when the last beat lies inside
+the last word, one flush cycle; zero-word decompression adds one cycle (its input buffer).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
