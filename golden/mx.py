@@ -22,7 +22,8 @@ and rceil is exact (torchao rounds amax / 6 to float32 first).
 
 **dot** (DESIGN §3.5): per block the exact integer ``S = sum(a_i * b_i * F)``; its value
 ``S * scale_a * scale_b / F`` is rounded once to FP32 (RNE, subnormals kept, overflow to Inf);
-blocks are accumulated in order, ``acc = fp32(acc + block)`` from +0. Any NaN scale gives NaN.
+blocks are accumulated in order, ``acc = fp32(acc + block)`` from +0. Any NaN scale gives NaN,
+and every NaN result is the canonical 0x7FC00000.
 NVFP4 per-tensor scales multiply the FP32 result: ``fp32(acc * fp32(ta * tb))``.
 """
 
@@ -380,6 +381,11 @@ def _accumulate(blocks: np.ndarray) -> np.ndarray:
     return acc
 
 
+def _canonical_nan(values: np.ndarray) -> np.ndarray:
+    """Every NaN result as the canonical 0x7FC00000 (numpy's Inf - Inf is 0xFFC00000)."""
+    return np.where(np.isnan(values), np.float32(np.nan), values).astype(np.float32)
+
+
 def _apply_tensor_scales(acc, qa, qb):
     if qa.tensor_scale is None and qb.tensor_scale is None:
         return acc
@@ -414,7 +420,7 @@ def dot(a: Quantized, b: Quantized) -> np.ndarray:
     fmt, ((ia, sa, va), (ib, sb, vb)) = _operands(a, b)
     blocks = _dot_blocks(ia, sa, ib, sb, va, vb, fmt.element,
                          lambda x, y: (x * y).sum(axis=-1))
-    return _apply_tensor_scales(_accumulate(blocks), a, b)
+    return _canonical_nan(_apply_tensor_scales(_accumulate(blocks), a, b))
 
 
 def matmul(a: Quantized, b: Quantized) -> np.ndarray:
@@ -429,7 +435,7 @@ def matmul(a: Quantized, b: Quantized) -> np.ndarray:
         return np.einsum("mbi,nbi->mnb", x, y)
 
     blocks = _dot_blocks(ia, sa[:, None], ib, sb[None, :], va[:, None], vb[None, :], fmt.element, block_sum)
-    return _apply_tensor_scales(_accumulate(blocks), a, b)
+    return _canonical_nan(_apply_tensor_scales(_accumulate(blocks), a, b))
 
 
 __all__ = ["BlockFormat", "Quantized", "MXFP4", "NVFP4", "MXFP8_E4M3", "MXFP8_E5M2", "SCALE_MODES",

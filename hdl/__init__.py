@@ -6,11 +6,12 @@ Each component documents its ports, latency and the golden function it equals.
 from .decoder import Decoder
 from .mac import MAC
 from .multiplier import Multiplier
+from .dot import DotEngine
 from .loader import PackedLoader
 from .quantizer import Quantizer
 from .scale import ScaleApply
 
-__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer", "PackedLoader"]
+__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer", "PackedLoader", "DotEngine"]
 from .units import UNITS, build_unit, to_verilog
 
 __all__ += ["UNITS", "build_unit", "to_verilog"]

@@ -1,0 +1,103 @@
+"""Dot-engine traffic: quantized operand pairs as memory words and scale streams, and the FP32
+results ``golden.mx.dot`` gives. Shared by the Amaranth-simulator tests and the cocotb bench."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from golden import mx, packing
+
+
+@dataclass
+class DotTraffic:
+    word_bits: int
+    jobs: list = field(default_factory=list)
+    a_words: list = field(default_factory=list)
+    b_words: list = field(default_factory=list)
+    scale_a: list = field(default_factory=list)
+    scale_b: list = field(default_factory=list)
+    results: list = field(default_factory=list)
+    kinds: list = field(default_factory=list)
+    blocks: int = 0
+
+
+def memory_words(codes: np.ndarray, element_bits: int, word_bits: int) -> list[int]:
+    """The linear memory image of a row of element codes as W-bit words."""
+    if element_bits == 4:
+        image = packing.pack(codes, word_bits)
+    else:
+        image = codes.astype(np.uint8)
+    return packing.to_words(image, word_bits)
+
+
+def add_dot(t: DotTraffic, qa: mx.Quantized, qb: mx.Quantized, element_bits: int, kind: str = ""):
+    """One job per row of ``qa``/``qb`` (both [rows, K], quantized along K)."""
+    want = mx.dot(qa, qb).reshape(-1).view(np.uint32)
+    for row in range(qa.codes.shape[0]):
+        k = qa.codes.shape[1]
+        t.jobs.append(k)
+        t.a_words += memory_words(qa.codes[row], element_bits, t.word_bits) if k else []
+        t.b_words += memory_words(qb.codes[row], element_bits, t.word_bits) if k else []
+        t.scale_a += [int(s) for s in qa.scales[row]]
+        t.scale_b += [int(s) for s in qb.scales[row]]
+        t.results.append(int(want[row]))
+        t.kinds.append(kind)
+        t.blocks += len(qa.scales[row])
+
+
+def distribution(rng, name, shape):
+    if name == "normal":
+        return rng.standard_normal(shape)
+    if name == "heavy":
+        return rng.standard_t(2, shape) * np.exp2(rng.integers(-8, 8, shape))
+    if name == "relu":
+        return np.maximum(rng.standard_normal(shape), 0) * (rng.random(shape) < 0.3)
+    return rng.uniform(-1, 1, shape)
+
+
+def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_blocks: int = 8) -> DotTraffic:
+    """Directed jobs (an empty job, all-zero blocks, scale extremes 2**±127 and products that
+    overflow or underflow FP32, NaN scales, NaN/Inf elements for FP8, K of one block) and random
+    matrices from normal, heavy-tailed, ReLU-sparse and uniform draws with random block scales."""
+    fmt = mx.block_format(fmt)
+    rng = np.random.default_rng(seed)
+    t = DotTraffic(word_bits)
+    n, bits = fmt.block, fmt.element.bits
+    scale_codes = 256 if fmt.is_mx else 128
+
+    def quantized(x, scales=None):
+        q = mx.quantize(x, fmt)
+        if scales is not None:
+            q.scales = np.asarray(scales, dtype=np.uint8).reshape(q.scales.shape)
+        return q
+
+    empty = mx.Quantized(np.zeros((1, 0), np.uint8), np.zeros((1, 0), np.uint8), None, fmt)
+    add_dot(t, empty, empty, bits, "empty")
+    zero = np.zeros((2, 2 * n))
+    add_dot(t, quantized(zero), quantized(rng.standard_normal((2, 2 * n))), bits, "zero blocks")
+    x, y = rng.standard_normal((6, 3 * n)), rng.standard_normal((6, 3 * n))
+    big, small = (254, 0) if fmt.is_mx else (0x7E, 0x01)
+    extremes = [[big] * 3, [small] * 3, [big, small, big], [small, big, small], [big] * 3, [small] * 3]
+    add_dot(t, quantized(x, extremes), quantized(y, extremes[::-1]), bits, "scale extremes")
+    nan = 0xFF if fmt.is_mx else 0x7F
+    add_dot(t, quantized(x[:2], [[nan, 127, 127], [127, 127, nan]]), quantized(y[:2]), bits, "NaN scales")
+    add_dot(t, quantized(x[:3, :n]), quantized(y[:3, :n]), bits, "one block")
+    if fmt.element.has_nan or fmt.element.has_inf:
+        qa = quantized(x[:2])
+        qa.codes[0, 5] = fmt.element.nan_code
+        if fmt.element.has_inf:
+            qa.codes[1, 7] = fmt.element.inf_code
+        add_dot(t, qa, quantized(y[:2]), bits, "special elements")
+    for j in range(random_jobs):
+        blocks = int(rng.integers(1, max_blocks + 1))
+        name = ["normal", "heavy", "relu", "uniform"][j % 4]
+        xa = distribution(rng, name, (1, blocks * n))
+        xb = distribution(rng, name, (1, blocks * n))
+        qa, qb = quantized(xa), quantized(xb)
+        if j % 3 == 0:                                        # random scales, including extremes
+            qa.scales = rng.integers(0, scale_codes - 1, qa.scales.shape).astype(np.uint8)
+            qb.scales = rng.integers(0, scale_codes - 1, qb.scales.shape).astype(np.uint8)
+        add_dot(t, qa, qb, bits, name)
+    return t
