@@ -78,9 +78,19 @@ def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_b
     zero = np.zeros((2, 2 * n))
     add_dot(t, quantized(zero), quantized(rng.standard_normal((2, 2 * n))), bits, "zero blocks")
     x, y = rng.standard_normal((6, 3 * n)), rng.standard_normal((6, 3 * n))
-    big, small = (254, 0) if fmt.is_mx else (0x7E, 0x01)
-    extremes = [[big] * 3, [small] * 3, [big, small, big], [small, big, small], [big] * 3, [small] * 3]
-    add_dot(t, quantized(x, extremes), quantized(y, extremes[::-1]), bits, "scale extremes")
+    if fmt.is_mx:     # 2**127 * 2**127 overflows FP32; 2**-127 * 2**-17 leaves FP32 subnormals
+        rows_a = [[254] * 3, [0] * 3, [254, 0, 254], [0, 120, 0], [200, 127, 60], [1, 2, 3]]
+        rows_b = [[254] * 3, [110] * 3, [0, 254, 0], [120, 0, 127], [127, 127, 127], [0, 0, 0]]
+    else:             # UE4M3: the largest and smallest scales (their products stay in FP32 range)
+        rows_a = [[0x7E] * 3, [0x01] * 3, [0x7E, 0x01, 0x7E], [0x01, 0x40, 0x01], [0x30, 0x38, 0x10], [0] * 3]
+        rows_b = [[0x7E] * 3, [0x01] * 3, [0x01, 0x7E, 0x01], [0x40, 0x01, 0x38], [0x38] * 3, [0x7E] * 3]
+    if fmt.is_mx:     # the B scale that makes row 1 land among FP32 subnormals for this element
+        for code in range(256):
+            rows_b[1] = [code] * 3
+            value = mx.dot(quantized(x[1:2], rows_a[1:2]), quantized(y[1:2], rows_b[1:2]))[0]
+            if value != 0 and abs(value) < 2.0 ** -126:
+                break
+    add_dot(t, quantized(x, rows_a), quantized(y, rows_b), bits, "scale extremes")
     nan = 0xFF if fmt.is_mx else 0x7F
     add_dot(t, quantized(x[:2], [[nan, 127, 127], [127, 127, nan]]), quantized(y[:2]), bits, "NaN scales")
     add_dot(t, quantized(x[:3, :n]), quantized(y[:3, :n]), bits, "one block")

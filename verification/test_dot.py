@@ -1,0 +1,180 @@
+"""hdl.DotEngine against golden.mx.dot: cocotb on Verilator under random and bursty stalls
+(directed jobs: empty, all-zero blocks, 2**±127 scales and FP32 overflow/underflow, NaN scales,
+FP8 NaN/Inf elements, one block; random rows from normal, heavy-tailed, ReLU-sparse and
+uniform draws, K up to 4096), a GEMV with no stalls for the initiation interval and its cycle
+count, and the Amaranth simulator for the fast inner loop; the FP32 accumulator's adder on
+its own against numpy."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+import hdl
+from golden import mx
+from hdl.fpadd import FloatAdder
+from verification.amaranth_sim import run_vectors
+from verification.cocotb_run import run_cocotb, run_vector_bench
+from verification.dot_traffic import DotTraffic, add_dot, dot_traffic
+
+
+def save(t: DotTraffic, path):
+    np.savez(path, job=np.array(t.jobs, dtype=object), a_words=np.array(t.a_words, dtype=object),
+             b_words=np.array(t.b_words, dtype=object), scale_a=np.array(t.scale_a, dtype=object),
+             scale_b=np.array(t.scale_b, dtype=object), results=np.array(t.results, dtype=object),
+             blocks=t.blocks)
+
+
+def gemv_traffic(fmt, word_bits, rows, k, seed=5) -> DotTraffic:
+    """``rows`` weight rows against one activation vector of ``k`` elements."""
+    fmt = mx.block_format(fmt)
+    rng = np.random.default_rng(seed)
+    weights = mx.quantize(rng.standard_normal((rows, k)), fmt)
+    activation = mx.quantize(np.tile(np.maximum(rng.standard_normal((1, k)), 0), (rows, 1)), fmt)
+    t = DotTraffic(word_bits)
+    add_dot(t, weights, activation, fmt.element.bits, "gemv")
+    return t
+
+
+CONFIGS = [  # fmt, lanes, gemv rows, gemv k
+    ("mxfp4", 32, 64, 4096),
+    ("mxfp4", 8, 16, 1024),
+    ("nvfp4", 16, 32, 1024),
+    ("mxfp8_e4m3", 32, 16, 2048),
+    ("mxfp8_e5m2", 8, 8, 512),
+]
+
+
+def run_bench(config, tmp_path, planted_fault=None, testcase=None):
+    fmt, lanes, rows, k = config
+    dut = hdl.DotEngine(fmt, lanes)
+    t = dot_traffic(fmt, dut.word_bits, random_jobs=60, max_blocks=16)
+    rng = np.random.default_rng(8)
+    for blocks in (64, 128):                                   # K = 2048 and 4096 for block 32
+        n = blocks * mx.block_format(fmt).block
+        add_dot(t, mx.quantize(rng.standard_normal((1, n)), fmt), mx.quantize(rng.laplace(size=(1, n)), fmt),
+                mx.block_format(fmt).element.bits, f"K={n}")
+    if planted_fault is not None:
+        t.results[planted_fault] ^= 1
+    save(t, tmp_path / "traffic.npz")
+    save(gemv_traffic(fmt, dut.word_bits, rows, k), tmp_path / "gemv.npz")
+    params = {"traffic": str(tmp_path / "traffic.npz"), "gemv": str(tmp_path / "gemv.npz"),
+              "report": str(tmp_path / "gemv.json"), "seed": 11}
+    return run_cocotb(dut, "dot", "verification.cocotb_dot", tmp_path, params=params, testcase=testcase), t
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c[0]}-lanes{c[1]}")
+def test_dot_engine_on_verilator(config, tmp_path):
+    counts, t = run_bench(config, tmp_path)
+    assert counts == (3, 0)
+    report = json.loads((tmp_path / "gemv.json").read_text())
+    assert report["beats_per_cycle"] == 1.0 and report["rows"] == config[2]
+    results = np.array(t.results, dtype=np.uint32).view(np.float32)
+    assert np.isnan(results).any() and (results == 0).any()
+    if mx.block_format(config[0]).is_mx:           # UE4M3 scale products cannot leave FP32's range
+        assert np.isinf(results).any() and ((np.abs(results) < 2.0 ** -126) & (results != 0)).any()
+
+
+@pytest.mark.verilator
+def test_dot_bench_catches_planted_fault(tmp_path):
+    counts, _ = run_bench(CONFIGS[1], tmp_path, planted_fault=30)
+    assert counts == (3, 2)
+
+
+# --- Amaranth simulator ------------------------------------------------------------------------
+
+def simulate(dut, t: DotTraffic, stall: float, seed: int = 2) -> list:
+    rng = random.Random(seed)
+    got = []
+
+    def source(port, items):
+        async def put(ctx):
+            for item in items:
+                while rng.random() < stall:
+                    await ctx.tick()
+                ctx.set(port.valid, 1)
+                ctx.set(port.payload.as_value() if hasattr(port.payload, "as_value") else port.payload, item)
+                await ctx.tick().until(port.ready)
+                ctx.set(port.valid, 0)
+        return put
+
+    async def sink(ctx):
+        while len(got) < len(t.results):
+            ctx.set(dut.result.ready, int(rng.random() >= stall))
+            await ctx.tick()
+
+    async def monitor(ctx):
+        async for _c, _r, valid, ready, payload in ctx.tick().sample(
+                dut.result.valid, dut.result.ready, dut.result.payload.as_value()):
+            if valid and ready:
+                got.append(payload)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for port, items in ((dut.job, t.jobs), (dut.a_words, t.a_words), (dut.b_words, t.b_words),
+                        (dut.scale_a, t.scale_a), (dut.scale_b, t.scale_b)):
+        sim.add_testbench(source(port, items))
+    sim.add_testbench(sink)
+    sim.add_process(monitor)
+    sim.run_until(1e-8 * (12 * (len(t.a_words) + t.blocks) + 500))
+    return got
+
+
+@pytest.mark.parametrize("fmt, lanes", [("mxfp4", 32), ("mxfp4", 8), ("nvfp4", 16), ("mxfp8_e4m3", 8),
+                                         ("mxfp8_e5m2", 32)])
+def test_dot_engine_in_amaranth_simulator(fmt, lanes):
+    dut = hdl.DotEngine(fmt, lanes)
+    t = dot_traffic(fmt, dut.word_bits, random_jobs=12)
+    got = simulate(dut, t, stall=0.25)
+    bad = [(t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]
+    assert len(got) == len(t.results) and not bad, bad[:4]
+
+
+def test_dot_engine_parameters_are_checked():
+    for kwargs, word in [({"fmt": "mxint8"}, "fmt"), ({"lanes": 4}, "lanes"), ({"lanes": 64}, "lanes"),
+                         ({"lanes": 12}, "lanes"), ({"fmt": "nvfp4", "lanes": 32}, "lanes")]:
+        with pytest.raises(ValueError, match=word):
+            hdl.DotEngine(**kwargs)
+
+
+def adder_vectors(n=400_000, seed=0):
+    """Random FP32 pairs, pairs that cancel, pairs a few exponents apart, and every pair of the
+    special values (±0, ±Inf, NaN, ±min/max normal and subnormal)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    b = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    q = n // 4
+    b[:q] = (a[:q] ^ 0x80000000) + rng.integers(-8, 9, q).astype(np.uint32)
+    b[q:2 * q] = a[q:2 * q] + rng.integers(-(1 << 26), 1 << 26, q).astype(np.int64).astype(np.uint32)
+    b[2 * q:3 * q] = (a[2 * q:3 * q] & 0x807FFFFF) | (rng.integers(0, 3, q).astype(np.uint32) << 23)
+    special = np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 1, 0x80000001,
+                        0x007FFFFF, 0x807FFFFF, 0x00800000, 0x80800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x3F800000,
+                        0xBF800000], dtype=np.uint32)
+    a = np.concatenate([a, np.repeat(special, special.size)])
+    b = np.concatenate([b, np.tile(special, special.size)])
+    with np.errstate(all="ignore"):
+        s = (a.view(np.float32) + b.view(np.float32)).astype(np.float32)
+    want = np.where(np.isnan(s), np.uint32(0x7FC00000), s.view(np.uint32))
+    return a, b, want
+
+
+@pytest.mark.verilator
+def test_fp32_adder_against_numpy_on_verilator(tmp_path):
+    a, b, want = adder_vectors()
+    result = run_vector_bench(FloatAdder(lanes=8), "float_adder", tmp_path, lanes=8,
+                              inputs={"a": (a, 32), "b": (b, 32)}, outputs={"result": (want.astype(np.int64), 32)})
+    assert result == (1, 0)
+
+
+def test_fp32_adder_sample_in_amaranth_simulator():
+    a, b, want = adder_vectors(2000, seed=1)
+    dut = FloatAdder()
+
+    def apply(ctx, i):
+        ctx.set(dut.a[0], int(a[i]))
+        ctx.set(dut.b[0], int(b[i]))
+    assert not run_vectors(dut, range(a.size), apply=apply, read=lambda ctx, i: ctx.get(dut.result[0]),
+                           expected=lambda i: int(want[i]))
