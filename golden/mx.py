@@ -415,8 +415,65 @@ def _operands(qa, qb):
     return fmt, out
 
 
-def dot(a: Quantized, b: Quantized) -> np.ndarray:
-    """Bit-exact dot product over the last axis (leading axes broadcast), float32."""
+def _activation_format(b: np.ndarray):
+    if b.dtype == np.float16:
+        return ieee_format("fp16")
+    if b.dtype.name == "bfloat16":
+        return ieee_format("bf16")
+    raise ValueError(f"b must be a Quantized or an FP16 (numpy float16) / BF16 (ml_dtypes bfloat16) "
+                     f"array, got dtype {b.dtype}")
+
+
+def _dot_mixed(q: Quantized, b: np.ndarray) -> np.ndarray:
+    """Mixed mode (DESIGN §3.5): per block S = sum(a_i * b_i) exactly (Python integers on the
+    grid of the smallest product), times 2**(scale - 127), one RNE rounding to FP32; IEEE rules
+    for non-finite activations (Inf * 0 and Inf - Inf are NaN); block-order FP32 accumulation."""
+    import math
+
+    q = _check_quantized(q, "a")
+    fmt = q.format
+    if not fmt.is_mx:
+        raise ValueError(f"mixed mode takes MX-scaled weights (E8M0), not {fmt.name}")
+    source = _activation_format(b)
+    if b.shape != q.codes.shape:
+        raise ValueError(f"b has shape {b.shape}, the weights {q.codes.shape}")
+    codes = _blocked(q.codes, -1, fmt.block, "a.codes")
+    av = fmt.element.decode64(codes)
+    bv = _blocked(b.astype(np.float64), -1, fmt.block, "b")
+    with np.errstate(invalid="ignore"):
+        products = av * bv                                  # exact: few significand bits
+    lsb = int(np.log2(fmt.element.min_subnormal)) + source.emin - source.mbits
+
+    def units(v: float) -> int:
+        if v == 0:
+            return 0
+        mantissa, exponent = math.frexp(v)
+        m = int(mantissa * (1 << 53))
+        shift = exponent - 53 - lsb
+        return m << shift if shift >= 0 else m >> -shift    # exact: v is a multiple of 2**lsb
+
+    finite = np.isfinite(products)
+    totals = np.frompyfunc(units, 1, 1)(np.where(finite, products, 0.0))
+    sums = totals.sum(axis=-1)
+    if not isinstance(sums, np.ndarray):
+        sums = np.array(sums, dtype=object)
+    scales = np.asarray(q.scales)
+    exponent = np.where(scales == 0xFF, 0, scales.astype(np.int64) - 127) + lsb
+    values = _round_to_fp32(np.asarray(sums, dtype=object), exponent)
+    with np.errstate(invalid="ignore", over="ignore"):
+        special = products.sum(axis=-1)                     # NaN / ±Inf exactly as IEEE sums them
+        values = np.where(~np.isfinite(special), special.astype(np.float32), values)
+    values = np.where(scales == 0xFF, np.float32(np.nan), values)
+    return _canonical_nan(_accumulate(values))
+
+
+def dot(a: Quantized, b) -> np.ndarray:
+    """Bit-exact dot product over the last axis (leading axes broadcast), float32.
+
+    ``b`` is a Quantized of the same format, or (mixed mode, MX weights only) an FP16 / BF16
+    activation array of the weights' shape."""
+    if not isinstance(b, Quantized):
+        return _dot_mixed(a, np.asarray(b))
     fmt, ((ia, sa, va), (ib, sb, vb)) = _operands(a, b)
     blocks = _dot_blocks(ia, sa, ib, sb, va, vb, fmt.element,
                          lambda x, y: (x * y).sum(axis=-1))

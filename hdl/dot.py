@@ -22,7 +22,7 @@ its depth is what the synthesis report's ``depth`` shows.
 
 import math
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,8 +32,8 @@ from golden.mx import block_format
 from .fpadd import fp32_add
 from .layouts import float_layout
 from .loader import PackedLoader
-from .multiplier import Multiplier
-from .scale import ScaleApply, block_sum_width
+from .multiplier import Multiplier, mixed_product
+from .scale import ScaleApply, block_sum_width, mixed_sum_width
 
 COUNT_BITS = 24
 
@@ -65,7 +65,7 @@ class DotEngine(wiring.Component):
     the FP32 result afterwards); NaN results are 0x7FC00000.
     """
 
-    def __init__(self, fmt="mxfp4", lanes: int = 32):
+    def __init__(self, fmt="mxfp4", lanes: int = 32, activations: str | None = None):
         self._fmt = block_format(fmt)
         block = self._fmt.block
         if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 8 or lanes & (lanes - 1) or lanes > block:
@@ -76,27 +76,41 @@ class DotEngine(wiring.Component):
             raise ValueError(f"fmt={self._fmt.name}: elements must be 4 or 8 bits")
         self._word_bits = lanes * self._element_bits
         self._nibbles = self._element_bits // 4
+        self._activation = None
+        if activations is not None:
+            if activations not in ("fp16", "bf16"):
+                raise ValueError(f"activations={activations!r} must be None, 'fp16' or 'bf16'")
+            if not self._fmt.is_mx:
+                raise ValueError(f"activations: mixed mode takes MX (E8M0-scaled) weights, not {self._fmt.name}")
+            self._activation = golden.ieee_format(activations)
+        self._b_bits = self._word_bits if self._activation is None else lanes * 16
         scale = unsigned(self._fmt.scale.bits)
-        word = data.StructLayout({"data": unsigned(self._word_bits)})
-        super().__init__({
+        members = {
             "job": In(stream.Signature(data.StructLayout({"k": unsigned(COUNT_BITS)}))),
-            "a_words": In(stream.Signature(word)),
-            "b_words": In(stream.Signature(word)),
+            "a_words": In(stream.Signature(data.StructLayout({"data": unsigned(self._word_bits)}))),
+            "b_words": In(stream.Signature(data.StructLayout({"data": unsigned(self._b_bits)}))),
             "scale_a": In(stream.Signature(scale)),
-            "scale_b": In(stream.Signature(scale)),
             "result": Out(stream.Signature(float_layout(golden.FP32))),
-        })
+        }
+        if self._activation is None:
+            members["scale_b"] = In(stream.Signature(scale))
+        super().__init__(members)
 
     @property
     def word_bits(self) -> int:
         return self._word_bits
 
+    @property
+    def b_word_bits(self) -> int:
+        return self._b_bits
+
     def elaborate(self, platform):
         m = Module()
         fmt, lanes = self._fmt, self._lanes
         loaders = []
-        for name, words in (("a", self.a_words), ("b", self.b_words)):
-            loader = PackedLoader(self._word_bits, count_bits=COUNT_BITS + 1)
+        mixed = self._activation is not None
+        for name, words, bits in (("a", self.a_words, self._word_bits), ("b", self.b_words, self._b_bits)):
+            loader = PackedLoader(bits, count_bits=COUNT_BITS + 2)
             m.submodules[f"loader_{name}"] = loader
             wiring.connect(m, wiring.flipped(words), loader.words)
             loaders.append(loader)
@@ -105,9 +119,11 @@ class DotEngine(wiring.Component):
         # jobs: latched once, handed to each loader when it takes it
         pending = Signal(2, name="job_pending")
         k = Signal(COUNT_BITS, name="job_k")
-        m.d.comb += self.job.ready.eq(pending == 0)
+        # a new job may come in the cycle both loaders take the pending one (no gap between jobs)
+        m.d.comb += self.job.ready.eq((~pending[0] | loaders[0].job.ready) & (~pending[1] | loaders[1].job.ready))
+        nibbles = (self._nibbles, 4 if mixed else self._nibbles)         # loader lanes per element
         for i, loader in enumerate(loaders):
-            m.d.comb += [loader.job.valid.eq(pending[i]), loader.job.payload.count.eq(k * self._nibbles)]
+            m.d.comb += [loader.job.valid.eq(pending[i]), loader.job.payload.count.eq(k * nibbles[i])]
             with m.If(loader.job.valid & loader.job.ready):
                 m.d.sync += pending[i].eq(0)
         with m.If(self.job.valid & self.job.ready):
@@ -129,37 +145,59 @@ class DotEngine(wiring.Component):
         both = la.lanes.valid & lb.lanes.valid
         empty = beat_a.mask == 0
         block_end = ~empty & (position == beats_per_block - 1)
-        scales_ok = ~block_end | (self.scale_a.valid & self.scale_b.valid)
+        scale_b = None if mixed else self.scale_b
+        scales_ok = ~block_end | (self.scale_a.valid & (scale_b.valid if scale_b is not None else 1))
         take = Signal(name="take_beat")
         m.d.comb += [take.eq(both & scales_ok & advance), la.lanes.ready.eq(take), lb.lanes.ready.eq(take),
-                     self.scale_a.ready.eq(take & block_end), self.scale_b.ready.eq(take & block_end)]
-        m.submodules.multiplier = mul = Multiplier(fmt.element, out="fixed", lanes=lanes)
-        n = self._nibbles
-        for lane in range(lanes):
-            m.d.comb += [mul.a[lane].eq(Cat(*(beat_a.codes[lane * n + j] for j in range(n)))),
-                         mul.b[lane].eq(Cat(*(beat_b.codes[lane * n + j] for j in range(n))))]
-        width = block_sum_width(fmt)
+                     self.scale_a.ready.eq(take & block_end)]
+        if scale_b is not None:
+            m.d.comb += scale_b.ready.eq(take & block_end)
+
+        def element(beat, lane, n, bits):
+            return Cat(*(beat.codes[lane * n + j] for j in range(n)))[:bits]
+
+        if mixed:
+            width = mixed_sum_width(fmt, self._activation)
+            products, flags = [], []
+            for lane in range(lanes):
+                value, nan, inf, sign = mixed_product(m, element(beat_a, lane, self._nibbles, fmt.element.bits),
+                                                      fmt.element, element(beat_b, lane, 4, 16), self._activation,
+                                                      f"lane{lane}")
+                products.append(value)
+                flags.append(Cat(nan, inf & ~sign, inf & sign))
+            beat_flags = Cat(*(Cat(*(f[i] for f in flags)).any() for i in range(3)))   # nan, +inf, -inf
+        else:
+            width = block_sum_width(fmt)
+            m.submodules.multiplier = mul = Multiplier(fmt.element, out="fixed", lanes=lanes)
+            n = self._nibbles
+            for lane in range(lanes):
+                m.d.comb += [mul.a[lane].eq(element(beat_a, lane, n, fmt.element.bits)),
+                             mul.b[lane].eq(element(beat_b, lane, n, fmt.element.bits))]
+            products = [mul.product[lane] for lane in range(lanes)]
+            beat_flags = mul.invalid.as_value().any() if hasattr(mul, "invalid") else Const(0, 1)
+        flag_bits = len(Value.cast(beat_flags))
         beat_sum = Signal(signed(width), name="beat_sum")
-        m.d.comb += beat_sum.eq(adder_tree([mul.product[lane] for lane in range(lanes)]))
-        beat_invalid = mul.invalid.as_value().any() if hasattr(mul, "invalid") else Const(0, 1)
+        m.d.comb += beat_sum.eq(adder_tree(products))
         with m.If(take & ~empty):
             m.d.sync += position.eq(Mux(block_end, 0, position + 1))
 
         # stage 1: registered beat
         s1 = {name: Signal(shape, name=f"s1_{name}") for name, shape in (
-            ("valid", 1), ("sum", signed(width)), ("invalid", 1), ("block_end", 1), ("job_end", 1),
+            ("valid", 1), ("sum", signed(width)), ("invalid", flag_bits), ("block_end", 1), ("job_end", 1),
             ("empty", 1), ("scale_a", fmt.scale.bits), ("scale_b", fmt.scale.bits))}
         with m.If(advance):
             m.d.sync += [s1["valid"].eq(take), s1["sum"].eq(Mux(empty, 0, beat_sum)),
-                         s1["invalid"].eq(beat_invalid & ~empty), s1["block_end"].eq(block_end),
+                         s1["invalid"].eq(Mux(empty, 0, beat_flags)), s1["block_end"].eq(block_end),
                          s1["job_end"].eq(beat_a.last), s1["empty"].eq(empty),
-                         s1["scale_a"].eq(self.scale_a.payload), s1["scale_b"].eq(self.scale_b.payload)]
+                         s1["scale_a"].eq(self.scale_a.payload)]
+            if scale_b is not None:
+                m.d.sync += s1["scale_b"].eq(scale_b.payload)
 
         # stage 2: a whole block's sum (over block/lanes beats)
         partial = Signal(signed(width), name="block_partial")
-        partial_invalid = Signal(name="block_partial_invalid")
+        partial_invalid = Signal(flag_bits, name="block_partial_flags")
         s2 = {name: Signal(shape, name=f"s2_{name}") for name, shape in (
-            ("valid", 1), ("total", signed(width)), ("invalid", 1), ("job_end", 1), ("empty", 1),
+            ("valid", 1), ("total", signed(width)), ("invalid", flag_bits), ("job_end", 1), ("empty", 1),
             ("scale_a", fmt.scale.bits), ("scale_b", fmt.scale.bits))}
         with m.If(advance):
             m.d.sync += s2["valid"].eq(s1["valid"] & (s1["block_end"] | s1["empty"]))
@@ -173,10 +211,16 @@ class DotEngine(wiring.Component):
                     m.d.sync += [partial.eq(partial + s1["sum"]), partial_invalid.eq(partial_invalid | s1["invalid"])]
 
         # stage 3: the block's FP32 value
-        m.submodules.scale = scale = ScaleApply(fmt)
-        m.d.comb += [scale.total.eq(s2["total"]), scale.scale_a.eq(s2["scale_a"]), scale.scale_b.eq(s2["scale_b"])]
-        if hasattr(scale, "invalid"):
-            m.d.comb += scale.invalid.eq(s2["invalid"])
+        if mixed:
+            m.submodules.scale = scale = ScaleApply(fmt, mode="mixed", input=self._activation.name.lower())
+            nan, pos_inf, neg_inf = s2["invalid"][0], s2["invalid"][1], s2["invalid"][2]
+            special = Mux(nan | (pos_inf & neg_inf), 3, Mux(pos_inf, 1, Mux(neg_inf, 2, 0)))
+            m.d.comb += [scale.total.eq(s2["total"]), scale.scale.eq(s2["scale_a"]), scale.special.eq(special)]
+        else:
+            m.submodules.scale = scale = ScaleApply(fmt)
+            m.d.comb += [scale.total.eq(s2["total"]), scale.scale_a.eq(s2["scale_a"]), scale.scale_b.eq(s2["scale_b"])]
+            if hasattr(scale, "invalid"):
+                m.d.comb += scale.invalid.eq(s2["invalid"])
         s3 = {name: Signal(shape, name=f"s3_{name}") for name, shape in (
             ("valid", 1), ("value", 32), ("job_end", 1), ("empty", 1))}
         with m.If(advance):

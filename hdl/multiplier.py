@@ -43,6 +43,30 @@ def exact_product(m: Module, a, b, fmt, name: str = "product"):
     return sign, magnitude
 
 
+def mixed_product(m: Module, a, fmt_a, b, fmt_b, name: str = "product"):
+    """An element of ``fmt_a`` times an FP16/BF16 value: ``(signed fixed product, nan, inf)``.
+
+    The fixed product is exact in units of ``fmt_a.min_subnormal * fmt_b.min_subnormal`` (as
+    the mixed-mode block sum needs it) and 0 for non-finite products; ``nan`` is a NaN operand or
+    Inf × 0, ``inf`` an infinite product (its sign is the product's sign)."""
+    sign_a, sig_a, shift_a = element_fields(a, fmt_a)
+    sign_b, sig_b, shift_b = element_fields(b, fmt_b)
+    nan_a, inf_a = element_specials(a, fmt_a)
+    nan_b, inf_b = element_specials(b, fmt_b)
+    zero_a = sig_a == 0
+    zero_b = (sig_b == 0) & ~inf_b & ~nan_b
+    magnitude = Signal(unsigned(len(sig_a) + len(sig_b) + (1 << len(shift_a)) + (1 << len(shift_b))),
+                       name=f"{name}_magnitude")
+    m.d.comb += magnitude.eq((sig_a * sig_b) << (shift_a + shift_b))
+    sign = sign_a ^ sign_b
+    finite = ~(nan_a | nan_b | inf_a | inf_b)
+    value = Signal(signed(len(magnitude) + 1), name=f"{name}_fixed")
+    m.d.comb += value.eq(Mux(finite, Mux(sign, -magnitude, magnitude), 0))
+    nan = nan_a | nan_b | (inf_b & zero_a) | (inf_a & zero_b)
+    inf = (inf_a | inf_b) & ~nan
+    return value, nan, inf, sign
+
+
 def fixed_product(m: Module, a, b, fmt, name: str = "product"):
     """``a*b / min_subnormal**2`` in two's complement (``fixed_width(fmt)`` bits).
 

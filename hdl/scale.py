@@ -26,7 +26,7 @@ from .layouts import float_layout
 from .pipeline import check_stages, delayed
 from .rounding import round_to_float
 
-MODES = ("block", "value")
+MODES = ("block", "value", "mixed")
 FP32_NAN = 0x7FC00000
 
 
@@ -34,6 +34,19 @@ def block_sum_width(fmt) -> int:
     """Bits of a block's exact two's-complement sum of fixed products (MXFP4: 14)."""
     fmt = block_format(fmt)
     return fixed_width(fmt.element) + (fmt.block - 1).bit_length()
+
+
+def mixed_sum_width(fmt, activation) -> int:
+    """Bits of a mixed-mode block's exact sum of element × activation products on the grid of
+    the smallest product (MXFP4 × FP16: 2**-25)."""
+    fmt = block_format(fmt)
+    largest = fmt.element.max * activation.max / (fmt.element.min_subnormal * activation.min_subnormal)
+    return (int(largest) * fmt.block).bit_length() + 1
+
+
+def mixed_lsb(fmt, activation) -> int:
+    """log2 of the grid of :func:`mixed_sum_width`."""
+    return int(math.log2(block_format(fmt).element.min_subnormal)) + activation.emin - activation.mbits
 
 
 def scale_factor(m, fmt, code, name: str):
@@ -66,6 +79,11 @@ class ScaleApply(wiring.Component):
     Ports, ``mode="value"`` (dequantize; MX formats only):
       - ``value``: In, ``float_layout(input)``; ``scale``: In, 8-bit E8M0; ``result``: Out, FP32.
 
+    Ports, ``mode="mixed"`` (MX weights × ``input`` activations, the dot engine's mixed mode):
+      - ``total``: In, signed ``mixed_sum_width`` bits: the block's exact sum of products on the
+        ``2**mixed_lsb`` grid; ``scale``: In, E8M0; ``special``: In, 2 bits (1: +Inf, 2: −Inf,
+        3: NaN: the block's non-finite products as IEEE sums them); ``result``: Out, FP32.
+
     Latency ``stages`` cycles (combinational at 0). Golden function:
     ``golden.mx.block_value(total, scale_a, scale_b, fmt, invalid)`` or
     ``golden.mx.scale_value(value, scale, input)``.
@@ -89,10 +107,14 @@ class ScaleApply(wiring.Component):
                 members["invalid"] = In(unsigned(1))
         else:
             if not self._fmt.is_mx:
-                raise ValueError(f"mode='value' scales by an E8M0 code; fmt={self._fmt.name} has "
+                raise ValueError(f"mode={mode!r} scales by an E8M0 code; fmt={self._fmt.name} has "
                                  f"{self._fmt.scale.name} scales")
             self._input = golden.ieee_format(input)
-            members = {"value": In(float_layout(self._input)), "scale": In(unsigned(8))}
+            if mode == "value":
+                members = {"value": In(float_layout(self._input)), "scale": In(unsigned(8))}
+            else:
+                members = {"total": In(signed(mixed_sum_width(self._fmt, self._input))), "scale": In(unsigned(8)),
+                           "special": In(unsigned(2))}
         members["result"] = Out(fp32)
         super().__init__(members)
 
@@ -135,10 +157,22 @@ class ScaleApply(wiring.Component):
         is_inf = special & (x.mantissa == 0)
         return x.sign, magnitude, lsb, is_nan, is_inf
 
+    def _mixed(self, m):
+        total = self.total
+        negative = Signal(name="negative")
+        m.d.comb += negative.eq(Mux(self.special[:2] == 2, 1, Mux(self.special == 1, 0, total < 0)))
+        magnitude = Signal(unsigned(len(total)), name="magnitude")
+        m.d.comb += magnitude.eq(Mux(total < 0, -total, total))
+        lsb = Signal(signed(12), name="lsb_exponent")
+        m.d.comb += lsb.eq(self.scale - golden.E8M0.bias + mixed_lsb(self._fmt, self._input))
+        is_nan = (self.scale == golden.E8M0.nan_code) | (self.special == 3)
+        return negative, magnitude, lsb, is_nan, (self.special == 1) | (self.special == 2)
+
     def elaborate(self, platform):
         m = Module()
         fp32 = golden.FP32
-        negative, magnitude, lsb, is_nan, is_inf = (self._block if self._mode == "block" else self._value)(m)
+        unit = {"block": self._block, "value": self._value, "mixed": self._mixed}[self._mode]
+        negative, magnitude, lsb, is_nan, is_inf = unit(m)
         code = round_to_float(m, magnitude, lsb, fp32, "rne", "result")
         result = Signal(32)
         with m.If(is_nan):

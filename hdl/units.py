@@ -14,6 +14,7 @@ from amaranth.back import rtlil
 from fp4hw.toolchain import run_yosys
 
 from .decoder import Decoder
+from .dot import DotEngine
 from .loader import PackedLoader
 from .mac import MAC
 from .multiplier import Multiplier
@@ -26,6 +27,7 @@ UNITS = {
     "mac": (MAC, ("fmt", "acc", "rounding", "lanes", "stages")),
     "scale_apply": (ScaleApply, ("fmt", "mode", "input", "stages")),
     "quantizer": (Quantizer, ("fmt", "input", "lanes", "scale_mode", "rounding", "sr_bits", "seed")),
+    "dot": (DotEngine, ("fmt", "lanes")),
     "loader": (PackedLoader, ("word_bits", "layout", "compressed", "scales", "block", "decode", "fmt")),
 }
 

@@ -21,6 +21,7 @@ import golden.arith
 import hdl
 
 from .unit_gates import rom_verilog, unit_gate_script, unit_gates
+from .nextpnr import fmax
 from .yosys import SynthError, generic_script, ice40_script, synthesize
 
 # (unit, params): the default sweep of the units that exist.
@@ -50,14 +51,21 @@ DEFAULT_POINTS = [
     ("quantizer", {"fmt": "mxfp4", "input": "fp32", "lanes": 8}),
     ("loader", {"word_bits": 32, "layout": "linear", "compressed": True}),
     ("loader", {"word_bits": 32, "layout": "diagonal"}),
+    ("dot", {"fmt": "mxfp4", "lanes": 8}),
+    ("dot", {"fmt": "mxfp4", "lanes": 32}),
+    ("dot", {"fmt": "mxfp8_e4m3", "lanes": 8}),
+    ("dot", {"fmt": "mxfp8_e4m3", "lanes": 32}),
 ]
+
+# Sequential points that also get nextpnr-ice40 place and route for Fmax.
+FMAX_UNITS = {"dot"}
 
 # Scalar points that also get the unit-gate count ({AND2, OR2, XOR2, NOT1}, area 1 each).
 UNIT_GATE_UNITS = {"multiplier", "multiplier_rom"}
 
 COLUMNS = [("generic_cells", "cells"), ("transistors", "transistors"), ("depth", "depth"),
            ("ice40_lut4", "LUT4"), ("ice40_carry", "carry"), ("ice40_dff", "DFF"),
-           ("unit_gates", "unit gates")]
+           ("unit_gates", "unit gates"), ("fmax_mhz", "Fmax MHz")]
 
 
 def point_name(unit: str, params: dict) -> str:
@@ -71,8 +79,9 @@ def point_name(unit: str, params: dict) -> str:
     return "_".join(parts)
 
 
-def _cache_key(verilog: str, top: str, unit_gates: bool) -> str:
-    script = "\n".join(generic_script(top) + ice40_script(top) + (unit_gate_script(top) if unit_gates else []))
+def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False) -> str:
+    script = "\n".join(generic_script(top) + ice40_script(top) + (unit_gate_script(top) if unit_gates else [])
+                       + (["nextpnr-ice40 --hx8k --package ct256 --seed 1 (harness)"] if with_fmax else []))
     return hashlib.sha256((verilog + "\0" + script).encode()).hexdigest()[:24]
 
 
@@ -95,7 +104,8 @@ def run_point(unit: str, params: dict, out_dir: Path) -> dict:
     with_unit_gates = unit in UNIT_GATE_UNITS and params.get("lanes", 1) == 1
     (out_dir / "verilog").mkdir(parents=True, exist_ok=True)
     (out_dir / "verilog" / f"{name}.v").write_text(verilog)
-    cache = out_dir / "cache" / f"{_cache_key(verilog, name, with_unit_gates)}.json"
+    with_fmax = unit in FMAX_UNITS
+    cache = out_dir / "cache" / f"{_cache_key(verilog, name, with_unit_gates, with_fmax)}.json"
     if cache.exists():
         record.update(json.loads(cache.read_text()), cached=True)
         return record
@@ -104,6 +114,8 @@ def run_point(unit: str, params: dict, out_dir: Path) -> dict:
         if with_unit_gates:
             gates = unit_gates(verilog, name)
             metrics.update(unit_gates=gates["unit_gates"], unit_cells=gates["unit_cells"])
+        if with_fmax:
+            metrics.update(fmax(verilog, name))
     except SynthError as error:
         record["error"] = str(error)
         return record
@@ -135,6 +147,27 @@ def markdown_table(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dot_table(records: list[dict]) -> str:
+    """The dot engine per MAC lane, and the FP4 / FP8 area ratio at equal lanes."""
+    dots = {(r["params"]["fmt"], r["params"]["lanes"]): r for r in records
+            if r["unit"] == "dot" and "error" not in r}
+    if not dots:
+        return ""
+    lines = ["", "## Dot engine per MAC lane, FP4 against FP8", "",
+             "| format | lanes | transistors / lane | cells / lane | LUT4 / lane | depth | Fmax MHz | "
+             "FP4/FP8 transistors | FP4/FP8 LUT4 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (fmt, lanes), r in sorted(dots.items()):
+        fp8 = dots.get(("mxfp8_e4m3", lanes))
+        ratios = ("", "")
+        if fmt == "mxfp4" and fp8:
+            ratios = (f"{r['transistors'] / fp8['transistors']:.2f}", f"{r['ice40_lut4'] / fp8['ice40_lut4']:.2f}")
+        lines.append(f"| {fmt} | {lanes} | {r['transistors'] / lanes:.0f} | {r['generic_cells'] / lanes:.0f} | "
+                     f"{r['ice40_lut4'] / lanes:.0f} | {r['depth']} | {r.get('fmax_mhz', '')} | {ratios[0]} | {ratios[1]} |")
+    lines += ["", "Transistors exclude flip-flops (Yosys gives them no CMOS estimate); per lane = the whole "
+              "engine (loaders, scale unit, accumulator included) divided by the lanes."]
+    return "\n".join(lines) + "\n"
+
+
 def write_report(records: list[dict], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
@@ -143,7 +176,9 @@ def write_report(records: list[dict], out_dir: Path) -> None:
             "(transistors with `+` exclude flip-flops); depth: `ltp -noff` levels; iCE40: `synth_ice40`;",
             "unit gates: {AND2, OR2, XOR2, NOT1} of area 1 with the abc script of public FP4-multiplier",
             "records (`fp4hw synth multiplier --lib unit-gates`). `*_rom` rows are golden case-statement ROMs.",
-            "Reproduce with `make` or `fp4hw build`.", "", markdown_table(records)]
+            "Fmax: nextpnr-ice40 on an HX8K (ct256, seed 1) with the unit inside a register harness",
+            "(`synth/nextpnr.py`).", "Reproduce with `make` or `fp4hw build`.", "", markdown_table(records),
+            dot_table(records)]
     (out_dir / "report.md").write_text("\n".join(body))
 
 

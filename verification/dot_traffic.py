@@ -21,6 +21,7 @@ class DotTraffic:
     results: list = field(default_factory=list)
     kinds: list = field(default_factory=list)
     blocks: int = 0
+    b_word_bits: int = 0
 
 
 def memory_words(codes: np.ndarray, element_bits: int, word_bits: int) -> list[int]:
@@ -110,4 +111,71 @@ def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_b
             qa.scales = rng.integers(0, scale_codes - 1, qa.scales.shape).astype(np.uint8)
             qb.scales = rng.integers(0, scale_codes - 1, qb.scales.shape).astype(np.uint8)
         add_dot(t, qa, qb, bits, name)
+    return t
+
+
+def add_mixed(t: DotTraffic, q: mx.Quantized, b: np.ndarray, kind: str = ""):
+    """Mixed-mode jobs: one per row of MX weights ``q`` against FP16/BF16 activations ``b``."""
+    want = mx.dot(q, b).reshape(-1).view(np.uint32)
+    bits = b.view(np.uint16)
+    for row in range(q.codes.shape[0]):
+        k = q.codes.shape[1]
+        t.jobs.append(k)
+        if k:
+            t.a_words += memory_words(q.codes[row], q.format.element.bits, t.word_bits)
+            t.b_words += packing.to_words(bits[row].astype("<u2").view(np.uint8), t.b_word_bits)
+        t.scale_a += [int(s) for s in q.scales[row]]
+        t.results.append(int(want[row]))
+        t.kinds.append(kind)
+        t.blocks += len(q.scales[row])
+
+
+def mixed_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, seed: int = 0,
+                  random_jobs: int = 30, max_blocks: int = 8) -> DotTraffic:
+    """MX weights × FP16/BF16 activations: directed (NaN, Inf × 0, +Inf and -Inf in one block and
+    in different blocks, activation subnormals and maxima, scale extremes, zero blocks) and
+    random rows."""
+    import ml_dtypes
+
+    fmt = mx.block_format(fmt)
+    dtype = np.float16 if activation == "fp16" else ml_dtypes.bfloat16
+    rng = np.random.default_rng(seed)
+    t = DotTraffic(word_bits)
+    t.b_word_bits = b_word_bits
+    n = fmt.block
+
+    def weights(rows, blocks, scales=None):
+        q = mx.quantize(rng.standard_normal((rows, blocks * n)), fmt)
+        if scales is not None:
+            q.scales = np.asarray(scales, dtype=np.uint8).reshape(q.scales.shape)
+        return q
+
+    def acts(x):
+        with np.errstate(over="ignore"):
+            return np.asarray(x).astype(dtype)
+
+    fmax = float(np.finfo(np.float16).max) if activation == "fp16" else float(ml_dtypes.finfo(dtype).max)
+    tiny = float(np.finfo(np.float16).smallest_subnormal) if activation == "fp16" else \
+        float(ml_dtypes.finfo(dtype).smallest_subnormal)
+    q = weights(6, 2)
+    b = rng.standard_normal((6, 2 * n))
+    b[0, 3] = np.nan
+    b[1, 4] = np.inf
+    q.codes[1, 4] = 0                                       # Inf * 0
+    b[2, 5], b[2, 9] = np.inf, -np.inf                      # +Inf and -Inf in one block
+    b[3, 1], b[3, n + 2] = np.inf, -np.inf                  # in different blocks
+    b[4, :] = tiny * rng.integers(-3, 4, 2 * n)             # subnormal activations
+    b[5, :] = fmax * np.sign(rng.standard_normal(2 * n))    # the largest activations
+    q.codes[2, 5] = q.codes[2, 9] = q.codes[3, 1] = q.codes[3, n + 2] = 2
+    add_mixed(t, q, acts(b), "specials")
+    add_mixed(t, weights(4, 3, [[254] * 3, [0] * 3, [0, 254, 127], [120, 20, 240]]),
+              acts(rng.standard_normal((4, 3 * n)) * 1000), "scale extremes")
+    add_mixed(t, weights(1, 2, [[127, 127]]), acts(np.zeros((1, 2 * n))), "zero activations")
+    for j in range(random_jobs):
+        blocks = int(rng.integers(1, max_blocks + 1))
+        x = distribution(rng, ["normal", "heavy", "relu", "uniform"][j % 4], (1, blocks * n))
+        q = mx.quantize(distribution(rng, "normal", (1, blocks * n)), fmt)
+        if j % 3 == 0:
+            q.scales = rng.integers(0, 255, q.scales.shape).astype(np.uint8)
+        add_mixed(t, q, acts(x * np.exp2(rng.integers(-10, 10))), "random")
     return t

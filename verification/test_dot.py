@@ -79,6 +79,22 @@ def test_dot_engine_on_verilator(config, tmp_path):
 
 
 @pytest.mark.verilator
+@pytest.mark.parametrize("activation, lanes", [("fp16", 32), ("bf16", 8)])
+def test_mixed_mode_on_verilator(activation, lanes, tmp_path):
+    from verification.dot_traffic import mixed_traffic
+    dut = hdl.DotEngine("mxfp4", lanes, activations=activation)
+    t = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, random_jobs=60, max_blocks=16)
+    save(t, tmp_path / "traffic.npz")
+    gemv = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, seed=3, random_jobs=40)
+    save(gemv, tmp_path / "gemv.npz")
+    params = {"traffic": str(tmp_path / "traffic.npz"), "gemv": str(tmp_path / "gemv.npz"),
+              "report": str(tmp_path / "gemv.json"), "seed": 12, "mixed": True}
+    assert run_cocotb(dut, "dot", "verification.cocotb_dot", tmp_path, params=params) == (3, 0)
+    results = np.array(t.results, dtype=np.uint32).view(np.float32)
+    assert np.isnan(results).any() and np.isinf(results).any() and (results == 0).any()
+
+
+@pytest.mark.verilator
 def test_dot_bench_catches_planted_fault(tmp_path):
     counts, _ = run_bench(CONFIGS[1], tmp_path, planted_fault=30)
     assert counts == (3, 2)
@@ -114,8 +130,10 @@ def simulate(dut, t: DotTraffic, stall: float, seed: int = 2) -> list:
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    for port, items in ((dut.job, t.jobs), (dut.a_words, t.a_words), (dut.b_words, t.b_words),
-                        (dut.scale_a, t.scale_a), (dut.scale_b, t.scale_b)):
+    streams = [(dut.job, t.jobs), (dut.a_words, t.a_words), (dut.b_words, t.b_words), (dut.scale_a, t.scale_a)]
+    if hasattr(dut, "scale_b"):
+        streams.append((dut.scale_b, t.scale_b))
+    for port, items in streams:
         sim.add_testbench(source(port, items))
     sim.add_testbench(sink)
     sim.add_process(monitor)
@@ -130,6 +148,16 @@ def test_dot_engine_in_amaranth_simulator(fmt, lanes):
     t = dot_traffic(fmt, dut.word_bits, random_jobs=12)
     got = simulate(dut, t, stall=0.25)
     bad = [(t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]
+    assert len(got) == len(t.results) and not bad, bad[:4]
+
+
+@pytest.mark.parametrize("activation, lanes", [("fp16", 32), ("fp16", 8), ("bf16", 16)])
+def test_mixed_mode_in_amaranth_simulator(activation, lanes):
+    from verification.dot_traffic import mixed_traffic
+    dut = hdl.DotEngine("mxfp4", lanes, activations=activation)
+    t = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, random_jobs=10)
+    got = simulate(dut, t, stall=0.25)
+    bad = [(i, t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]
     assert len(got) == len(t.results) and not bad, bad[:4]
 
 
