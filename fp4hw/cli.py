@@ -56,6 +56,8 @@ def _add_unit_options(p):
     p.add_argument("--scales", help="loader: MX scale side stream, e8m0 or ue4m3")
     p.add_argument("--block", type=int, help="loader: elements per scale (32 default, or 16)")
     p.add_argument("--decode", help="loader: decode lanes to fp16, bf16 or fp32")
+    p.add_argument("--activations", help="dot, gemv: mixed mode with fp16 or bf16 activations")
+    p.add_argument("--max-k", dest="max_k", type=int, help="gemv: longest activation vector (4096)")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
     p.add_argument("--stages", type=int, help="output register stages (default 0)")
     p.add_argument("--name", help="top module name (default: the unit name)")
@@ -82,7 +84,7 @@ def _component(args):
     import hdl
     params = {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
                                             "input", "scale_mode", "sr_bits", "seed", "word_bits", "layout",
-                                            "compressed", "scales", "block", "decode")}
+                                            "compressed", "scales", "block", "decode", "activations", "max_k")}
     component = hdl.build_unit(args.unit, **params)
     name = hdl.units.check_module_name(args.name or args.unit)
     return component, name

@@ -7,11 +7,12 @@ from .decoder import Decoder
 from .mac import MAC
 from .multiplier import Multiplier
 from .dot import DotEngine
+from .gemv import GEMV
 from .loader import PackedLoader
 from .quantizer import Quantizer
 from .scale import ScaleApply
 
-__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer", "PackedLoader", "DotEngine"]
+__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer", "PackedLoader", "DotEngine", "GEMV"]
 from .units import UNITS, build_unit, to_verilog
 
 __all__ += ["UNITS", "build_unit", "to_verilog"]

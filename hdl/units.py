@@ -15,6 +15,7 @@ from fp4hw.toolchain import run_yosys
 
 from .decoder import Decoder
 from .dot import DotEngine
+from .gemv import GEMV
 from .loader import PackedLoader
 from .mac import MAC
 from .multiplier import Multiplier
@@ -27,7 +28,8 @@ UNITS = {
     "mac": (MAC, ("fmt", "acc", "rounding", "lanes", "stages")),
     "scale_apply": (ScaleApply, ("fmt", "mode", "input", "stages")),
     "quantizer": (Quantizer, ("fmt", "input", "lanes", "scale_mode", "rounding", "sr_bits", "seed")),
-    "dot": (DotEngine, ("fmt", "lanes")),
+    "dot": (DotEngine, ("fmt", "lanes", "activations")),
+    "gemv": (GEMV, ("fmt", "lanes", "max_k", "activations")),
     "loader": (PackedLoader, ("word_bits", "layout", "compressed", "scales", "block", "decode", "fmt")),
 }
 

@@ -53,6 +53,7 @@ def main(out: str = "build/bench.json") -> dict:
           f"-> ratio {result['quantize_ratio']:.2f} (target <= 3)")
     result["quantizer"] = quantizer_throughput()
     result["loader"] = loader_throughput()
+    result["gemv"] = gemv_cycles()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
@@ -98,6 +99,28 @@ def loader_throughput() -> dict:
         measured[label] = report
         print(f"  {report['beats']} beats from {report['words']} words in {report['cycles']} cycles -> "
               f"{report['beats_per_cycle']:.4f} beats/cycle, bit-exact: {report['bit_exact']}")
+    return measured
+
+
+def gemv_cycles() -> dict:
+    """The 64 x 4096 MXFP4 GEMV (32 lanes) and an NVFP4 and a mixed-mode one: cycles from the job
+    to the last result, weight beats per cycle, all with no stalls on Verilator."""
+    import tempfile
+
+    from verification.test_dot import run_gemv
+
+    measured = {}
+    for fmt, lanes, rows, k, activations in [("mxfp4", 32, 64, 4096, None), ("mxfp4", 8, 64, 4096, None),
+                                             ("nvfp4", 16, 64, 1024, None), ("mxfp4", 16, 16, 1024, "fp16")]:
+        label = f"{fmt}-lanes{lanes}-{rows}x{k}" + (f"-{activations}" if activations else "")
+        print(f"measuring GEMV {label} (Verilator) ...", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = run_gemv(fmt, lanes, rows, k, activations, Path(tmp), testcase="gemv_cycle_count_without_stalls")
+            report = json.loads((Path(tmp) / "gemv.json").read_text())
+        report["bit_exact"] = counts == (1, 0)
+        measured[label] = report
+        print(f"  {report['rows']} rows: {report['cycles_job_to_last_result']} cycles from the job to the last "
+              f"result, {report['beats_per_cycle']:.3f} weight beats/cycle, bit-exact: {report['bit_exact']}")
     return measured
 
 

@@ -38,7 +38,8 @@ def test_verilog_is_byte_identical_across_runs(tmp_path):
     ("loader", []), ("loader", ["--word-bits", "16", "--layout", "diagonal", "--compressed"]),
     ("loader", ["--word-bits", "128", "--compressed", "--scales", "e8m0", "--decode", "fp16"]),
     ("dot", ["--fmt", "mxfp4", "--lanes", "8"]), ("dot", ["--fmt", "nvfp4", "--lanes", "16"]),
-    ("dot", ["--fmt", "mxfp8_e4m3", "--lanes", "8"]),
+    ("dot", ["--fmt", "mxfp8_e4m3", "--lanes", "8"]), ("dot", ["--lanes", "16", "--activations", "fp16"]),
+    ("gemv", ["--lanes", "8", "--max-k", "1024"]),
 ])
 def test_verilator_lint_shows_only_waived_width_warnings(unit, args, tmp_path):
     name = args[args.index("--name") + 1] if "--name" in args else unit
