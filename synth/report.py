@@ -115,7 +115,10 @@ def run_point(unit: str, params: dict, out_dir: Path) -> dict:
             gates = unit_gates(verilog, name)
             metrics.update(unit_gates=gates["unit_gates"], unit_cells=gates["unit_cells"])
         if with_fmax:
-            metrics.update(fmax(verilog, name))
+            try:
+                metrics.update(fmax(verilog, name))
+            except SynthError as error:               # e.g. the design does not fit the device
+                metrics["fmax_error"] = str(error)
     except SynthError as error:
         record["error"] = str(error)
         return record
@@ -139,8 +142,14 @@ def markdown_table(records: list[dict]) -> str:
                     value = f"{value}+"
                 if key == "ice40_lut4" and r.get("ice40_flow", "synth_ice40") != "synth_ice40":
                     value = f"{value}†"
+                if key == "fmax_mhz" and "fmax_error" in r:
+                    value = "‡"
                 cells.append(str(value))
         lines.append(f"| `{r['name']}` | " + " | ".join(cells) + " |")
+    failed_pnr = [r for r in records if "fmax_error" in r]
+    if failed_pnr:
+        lines += ["", "‡ no Fmax: " + "; ".join(f"`{r['name']}`: {r['fmax_error'].split(': ', 1)[-1][:140]}"
+                                                 for r in failed_pnr)]
     if any(r.get("ice40_flow", "synth_ice40") != "synth_ice40" for r in records if "error" not in r):
         lines += ["", "† `synth_ice40 -noabc`: abc9 crashed on this design (an assertion in ABC's "
                       "`&verify`), so Yosys's built-in LUT mapping was used; expect fewer LUTs from abc9."]
@@ -161,8 +170,9 @@ def dot_table(records: list[dict]) -> str:
         ratios = ("", "")
         if fmt == "mxfp4" and fp8:
             ratios = (f"{r['transistors'] / fp8['transistors']:.2f}", f"{r['ice40_lut4'] / fp8['ice40_lut4']:.2f}")
+        fmax_text = r.get("fmax_mhz", "does not fit the HX8K" if "fmax_error" in r else "")
         lines.append(f"| {fmt} | {lanes} | {r['transistors'] / lanes:.0f} | {r['generic_cells'] / lanes:.0f} | "
-                     f"{r['ice40_lut4'] / lanes:.0f} | {r['depth']} | {r.get('fmax_mhz', '')} | {ratios[0]} | {ratios[1]} |")
+                     f"{r['ice40_lut4'] / lanes:.0f} | {r['depth']} | {fmax_text} | {ratios[0]} | {ratios[1]} |")
     lines += ["", "Transistors exclude flip-flops (Yosys gives them no CMOS estimate); per lane = the whole "
               "engine (loaders, scale unit, accumulator included) divided by the lanes."]
     return "\n".join(lines) + "\n"
