@@ -51,18 +51,24 @@ class DotEngine(wiring.Component):
 
     Parameters: ``fmt`` (``"mxfp4"``, ``"nvfp4"``, ``"mxfp8_e4m3"``, ``"mxfp8_e5m2"`` or a
     ``golden.mx.BlockFormat``), ``lanes`` (element pairs per cycle: a power of two from 8 to the
-    block size).
+    block size), ``activations`` (None, or ``"fp16"`` / ``"bf16"``: mixed mode, MX weights in
+    ``a`` times unscaled FP16/BF16 activations in ``b``; each product exact on the grid of the
+    smallest product, the block scaled by ``scale_a`` and rounded once by ``ScaleApply(mode=
+    "mixed")``).
 
     Ports:
       - ``job``: In stream, ``k``: elements of this dot product (a multiple of the block size; 0
         gives +0).
       - ``a_words``, ``b_words``: In streams of ``data`` (``lanes × element bits`` wide: MXFP4
-        lanes 32 → 128-bit words): the operands' linear memory images.
-      - ``scale_a``, ``scale_b``: In streams, one scale code per block, in block order.
+        lanes 32 → 128-bit words; mixed mode ``b``: ``lanes × 16``): the operands' linear
+        memory images.
+      - ``scale_a``, ``scale_b``: In streams, one scale code per block, in block order
+        (``scale_b`` absent in mixed mode).
       - ``result``: Out stream, FP32 (``float_layout(FP32)``), one per job.
 
     Golden function: ``golden.mx.dot(qa, qb)`` (without NVFP4 per-tensor scales, which multiply
-    the FP32 result afterwards); NaN results are 0x7FC00000.
+    the FP32 result afterwards), ``golden.mx.dot(qa, b_fp16_or_bf16)`` in mixed mode; NaN
+    results are 0x7FC00000.
     """
 
     def __init__(self, fmt="mxfp4", lanes: int = 32, activations: str | None = None):
