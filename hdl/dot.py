@@ -20,8 +20,6 @@ a loop (block order is the contract), so the FP32 adder is the one stage that ca
 its depth is what the synthesis report's ``depth`` shows.
 """
 
-import math
-
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out

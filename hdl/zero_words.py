@@ -18,7 +18,7 @@ words left after the job's final chunk (over-long) are discarded and the job's f
 flagged. Nothing malformed is ever passed on as data.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -60,7 +60,7 @@ class WordFrontEnd(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lanes, W = self._lanes, self._word_bits
+        lanes = self._lanes
         job = Signal.like(self.job.payload, name="current_job")
         busy = Signal(name="busy")
         empty_pending = Signal(name="empty_pending")

@@ -1,6 +1,5 @@
 """golden.lfsr (the stochastic-rounding bit stream) and its hardware form hdl.lfsr."""
 
-import numpy as np
 import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
