@@ -309,3 +309,60 @@ def test_dot_of_quantized_data_approximates_the_real_dot():
     got = mx.matmul(mx.quantize(x), mx.quantize(y))
     exact = mx.dequantize(mx.quantize(x)).astype(np.float64) @ mx.dequantize(mx.quantize(y)).astype(np.float64).T
     np.testing.assert_allclose(got, exact, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("activation", ["fp16", "bf16"])
+def test_mixed_dot_matches_fraction_reference(activation):
+    """Mixed mode (DESIGN §3.5): MXFP4 weights × FP16/BF16 activations, against exact rational
+    block sums rounded by the independent reference, IEEE specials by hand."""
+    import ml_dtypes
+    from fractions import Fraction
+
+    from verification.reference import ieee_value, round_to_ieee
+    dtype = np.float16 if activation == "fp16" else ml_dtypes.bfloat16
+    rng = np.random.default_rng(12)
+    rows, k = 12, 96
+    q = mx.quantize(rng.standard_normal((rows, k)), mx.MXFP4)
+    q.scales = rng.integers(0, 255, q.scales.shape).astype(np.uint8)   # extremes in rows 0-5
+    q.scales[6:] = rng.integers(110, 140, q.scales[6:].shape)            # finite results after
+    spread = (-20, 12) if activation == "fp16" else (-90, 60)
+    with np.errstate(over="ignore"):
+        b = (rng.standard_normal((rows, k)) * np.exp2(rng.integers(*spread, (rows, k)))).astype(dtype)
+    b[0, 5] = np.inf
+    b[1, 7], b[1, 40] = np.inf, -np.inf
+    b[2, 3] = np.nan
+    q.codes[3, 9], b[3, 9] = 0, np.inf
+    q.scales[4, 1] = 0xFF
+    got = mx.dot(q, b).view(np.uint32)
+    bits = b.view(np.uint16)
+
+    def reference(r):
+        acc = np.float32(0)
+        for blk in range(k // 32):
+            total, special = Fraction(0), []
+            for i in range(blk * 32, blk * 32 + 32):
+                a_value = minifloat_value(int(q.codes[r, i]), 2, 1, 1)
+                b_value = ieee_value(int(bits[r, i]), activation)
+                if isinstance(b_value, str):
+                    special.append("nan" if b_value == "nan" or a_value == 0 else
+                                   ("inf" if (b_value == "inf") == (a_value > 0) else "-inf"))
+                else:
+                    total += a_value * b_value
+            if q.scales[r, blk] == 0xFF or "nan" in special or {"inf", "-inf"} <= set(special):
+                value = np.float32(np.nan)
+            elif special:
+                value = np.float32(np.inf if special[0] == "inf" else -np.inf)
+            else:
+                scaled = total * Fraction(2) ** (int(q.scales[r, blk]) - 127)
+                value = np.uint32(round_to_ieee(scaled, "fp32")).view(np.float32)
+            with np.errstate(invalid="ignore", over="ignore"):
+                acc = np.float32(acc + value)
+        return np.uint32(0x7FC00000) if np.isnan(acc) else acc.view(np.uint32)
+
+    for r in range(rows):
+        assert got[r] == reference(r), (r, hex(got[r]), hex(reference(r)))
+    finite = [r for r in range(6, rows) if np.isfinite(got[r:r + 1].view(np.float32)).all()]
+    assert finite
+    largest = int(np.argmax(np.abs(b[finite[0]].astype(np.float64)) * np.abs(mx.MXFP4.element.decode64(q.codes[finite[0]]))))
+    q.codes[finite[0], largest] ^= 1                        # a planted fault behind golden's back
+    assert reference(finite[0]) != got[finite[0]]
