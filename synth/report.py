@@ -21,6 +21,8 @@ import golden.arith
 import hdl
 
 from .unit_gates import rom_verilog, unit_gate_script, unit_gates
+from fp4hw.toolchain import ToolMissing
+
 from .nextpnr import fmax
 from .yosys import SynthError, generic_script, ice40_script, synthesize
 
@@ -117,7 +119,7 @@ def run_point(unit: str, params: dict, out_dir: Path) -> dict:
         if with_fmax:
             try:
                 metrics.update(fmax(verilog, name))
-            except SynthError as error:               # e.g. the design does not fit the device
+            except (SynthError, ToolMissing) as error:  # the design does not fit, or no nextpnr
                 metrics["fmax_error"] = str(error)
     except SynthError as error:
         record["error"] = str(error)

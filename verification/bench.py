@@ -60,68 +60,61 @@ def main(out: str = "build/bench.json") -> dict:
     return result
 
 
-def quantizer_throughput(blocks: int = 2000) -> dict:
-    """Input beats accepted per cycle with input always valid and output always ready."""
+def measure(what: str, runs: list, report_file: str, testcase: str, describe) -> dict:
+    """Run each ``(label, run)`` (``run(folder)`` starts a cocotb bench with ``testcase`` and
+    returns its counts) in a scratch folder; collect the JSON it writes as ``report_file``."""
     import tempfile
 
-    from verification.test_quantizer import CONFIGS, run_bench
-
     measured = {}
-    for config in CONFIGS[:1] + CONFIGS[1:2] + CONFIGS[4:5]:
-        label = "-".join(str(v) for v in config)
-        print(f"measuring quantizer throughput {label} ({blocks} blocks, Verilator) ...", flush=True)
+    for label, run in runs:
+        print(f"measuring {what} {label} (Verilator) ...", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            counts = run_bench(config, Path(tmp), blocks=blocks, testcase="full_throughput_without_stalls")
-            report = json.loads((Path(tmp) / "throughput.json").read_text())
+            counts = run(Path(tmp), testcase)
+            report = json.loads((Path(tmp) / report_file).read_text())
         report["bit_exact"] = counts == (1, 0)
         measured[label] = report
-        print(f"  {report['beats']} beats in {report['cycles']} cycles -> {report['beats_per_cycle']:.3f} "
-              f"beats/cycle, bit-exact: {report['bit_exact']}")
+        print(f"  {describe(report)}, bit-exact: {report['bit_exact']}")
     return measured
+
+
+def quantizer_throughput(blocks: int = 2000) -> dict:
+    """Input beats accepted per cycle with input always valid and output always ready."""
+    from verification.test_quantizer import CONFIGS, run_bench
+
+    runs = [("-".join(str(v) for v in config),
+             lambda folder, testcase, config=config: run_bench(config, folder, blocks=blocks, testcase=testcase))
+            for config in (CONFIGS[0], CONFIGS[1], CONFIGS[4])]
+    return measure("quantizer throughput", runs, "throughput.json", "full_throughput_without_stalls",
+                   lambda r: f"{r['beats']} beats in {r['cycles']} cycles -> {r['beats_per_cycle']:.3f} beats/cycle")
 
 
 def loader_throughput() -> dict:
     """Output beats per cycle over >= 10,240 words, no stalls, every layout and decompression."""
-    import tempfile
-
     from verification.test_loader import run_bench
 
-    measured = {}
-    for config in [(32, "linear", False, None, 32), (32, "linear", True, None, 32),
-                   (32, "diagonal", False, None, 32), (32, "diagonal", True, None, 32),
-                   (512, "linear", True, "e8m0", 32)]:
-        label = "-".join(str(v) for v in config)
-        print(f"measuring loader throughput {label} (Verilator) ...", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            counts = run_bench(config, Path(tmp), testcase="full_throughput_without_stalls", n_random=1)
-            report = json.loads((Path(tmp) / "throughput.json").read_text())
-        report["bit_exact"] = counts == (1, 0)
-        measured[label] = report
-        print(f"  {report['beats']} beats from {report['words']} words in {report['cycles']} cycles -> "
-              f"{report['beats_per_cycle']:.4f} beats/cycle, bit-exact: {report['bit_exact']}")
-    return measured
+    configs = [(32, "linear", False, None, 32), (32, "linear", True, None, 32), (32, "diagonal", False, None, 32),
+               (32, "diagonal", True, None, 32), (512, "linear", True, "e8m0", 32)]
+    runs = [("-".join(str(v) for v in config),
+             lambda folder, testcase, config=config: run_bench(config, folder, testcase=testcase, n_random=1))
+            for config in configs]
+    return measure("loader throughput", runs, "throughput.json", "full_throughput_without_stalls",
+                   lambda r: f"{r['beats']} beats from {r['words']} words in {r['cycles']} cycles -> "
+                             f"{r['beats_per_cycle']:.4f} beats/cycle")
 
 
 def gemv_cycles() -> dict:
-    """The 64 x 4096 MXFP4 GEMV (32 lanes) and an NVFP4 and a mixed-mode one: cycles from the job
-    to the last result, weight beats per cycle, all with no stalls on Verilator."""
-    import tempfile
-
+    """The 64 x 4096 MXFP4 GEMV (32 and 8 lanes), an NVFP4 and a mixed-mode one: cycles from the
+    job to the last result, weight beats per cycle, all with no stalls on Verilator."""
     from verification.test_dot import run_gemv
 
-    measured = {}
-    for fmt, lanes, rows, k, activations in [("mxfp4", 32, 64, 4096, None), ("mxfp4", 8, 64, 4096, None),
-                                             ("nvfp4", 16, 64, 1024, None), ("mxfp4", 16, 16, 1024, "fp16")]:
-        label = f"{fmt}-lanes{lanes}-{rows}x{k}" + (f"-{activations}" if activations else "")
-        print(f"measuring GEMV {label} (Verilator) ...", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            counts = run_gemv(fmt, lanes, rows, k, activations, Path(tmp), testcase="gemv_cycle_count_without_stalls")
-            report = json.loads((Path(tmp) / "gemv.json").read_text())
-        report["bit_exact"] = counts == (1, 0)
-        measured[label] = report
-        print(f"  {report['rows']} rows: {report['cycles_job_to_last_result']} cycles from the job to the last "
-              f"result, {report['beats_per_cycle']:.3f} weight beats/cycle, bit-exact: {report['bit_exact']}")
-    return measured
+    shapes = [("mxfp4", 32, 64, 4096, None), ("mxfp4", 8, 64, 4096, None), ("nvfp4", 16, 64, 1024, None),
+              ("mxfp4", 16, 16, 1024, "fp16")]
+    runs = [(f"{fmt}-lanes{lanes}-{rows}x{k}" + (f"-{act}" if act else ""),
+             lambda folder, testcase, shape=(fmt, lanes, rows, k, act): run_gemv(*shape, folder, testcase=testcase))
+            for fmt, lanes, rows, k, act in shapes]
+    return measure("GEMV", runs, "gemv.json", "gemv_cycle_count_without_stalls",
+                   lambda r: f"{r['rows']} rows: {r['cycles_job_to_last_result']} cycles from the job to the last "
+                             f"result, {r['beats_per_cycle']:.3f} weight beats/cycle")
 
 
 if __name__ == "__main__":

@@ -6,16 +6,14 @@ count, and the Amaranth simulator for the fast inner loop; the FP32 accumulator'
 its own against numpy."""
 
 import json
-import random
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 import hdl
 from golden import mx
 from hdl.fpadd import FloatAdder
-from verification.amaranth_sim import run_vectors
+from verification.amaranth_sim import run_streams, run_vectors
 from verification.cocotb_run import run_cocotb, run_vector_bench
 from verification.dot_traffic import DotTraffic, add_dot, dot_traffic
 
@@ -103,42 +101,11 @@ def test_dot_bench_catches_planted_fault(tmp_path):
 # --- Amaranth simulator ------------------------------------------------------------------------
 
 def simulate(dut, t: DotTraffic, stall: float, seed: int = 2) -> list:
-    rng = random.Random(seed)
-    got = []
-
-    def source(port, items):
-        async def put(ctx):
-            for item in items:
-                while rng.random() < stall:
-                    await ctx.tick()
-                ctx.set(port.valid, 1)
-                ctx.set(port.payload.as_value() if hasattr(port.payload, "as_value") else port.payload, item)
-                await ctx.tick().until(port.ready)
-                ctx.set(port.valid, 0)
-        return put
-
-    async def sink(ctx):
-        while len(got) < len(t.results):
-            ctx.set(dut.result.ready, int(rng.random() >= stall))
-            await ctx.tick()
-
-    async def monitor(ctx):
-        async for _c, _r, valid, ready, payload in ctx.tick().sample(
-                dut.result.valid, dut.result.ready, dut.result.payload.as_value()):
-            if valid and ready:
-                got.append(payload)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    streams = [(dut.job, t.jobs), (dut.a_words, t.a_words), (dut.b_words, t.b_words), (dut.scale_a, t.scale_a)]
+    sources = {dut.job: t.jobs, dut.a_words: t.a_words, dut.b_words: t.b_words, dut.scale_a: t.scale_a}
     if hasattr(dut, "scale_b"):
-        streams.append((dut.scale_b, t.scale_b))
-    for port, items in streams:
-        sim.add_testbench(source(port, items))
-    sim.add_testbench(sink)
-    sim.add_process(monitor)
-    sim.run_until(1e-8 * (12 * (len(t.a_words) + t.blocks) + 500))
-    return got
+        sources[dut.scale_b] = t.scale_b
+    return run_streams(dut, sources, dut.result, len(t.results), stall=stall, seed=seed,
+                       cycles=12 * (len(t.a_words) + t.blocks) + 500)
 
 
 @pytest.mark.parametrize("fmt, lanes", [("mxfp4", 32), ("mxfp4", 8), ("nvfp4", 16), ("mxfp8_e4m3", 8),
@@ -239,40 +206,9 @@ def gemv_streams(fmt, lanes, rows, k, activations=None, seed=6, max_k=None):
 
 
 def simulate_gemv(dut, streams, expected, stall, seed=3):
-    rng = random.Random(seed)
-    got = []
-
-    def source(port, items):
-        async def put(ctx):
-            for item in items:
-                while rng.random() < stall:
-                    await ctx.tick()
-                ctx.set(port.valid, 1)
-                ctx.set(port.payload.as_value() if hasattr(port.payload, "as_value") else port.payload, item)
-                await ctx.tick().until(port.ready)
-                ctx.set(port.valid, 0)
-        return put
-
-    async def sink(ctx):
-        while len(got) < len(expected):
-            ctx.set(dut.result.ready, int(rng.random() >= stall))
-            await ctx.tick()
-
-    async def monitor(ctx):
-        async for _c, _r, valid, ready, payload in ctx.tick().sample(
-                dut.result.valid, dut.result.ready, dut.result.payload.as_value()):
-            if valid and ready:
-                got.append(payload)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for name, items in streams.items():
-        if items or name == "job":
-            sim.add_testbench(source(getattr(dut, name), items))
-    sim.add_testbench(sink)
-    sim.add_process(monitor)
-    sim.run_until(1e-8 * (12 * (len(streams["w_words"]) + len(streams["x_words"])) + 2000))
-    return got
+    sources = {getattr(dut, name): items for name, items in streams.items() if items or name == "job"}
+    return run_streams(dut, sources, dut.result, len(expected), stall=stall, seed=seed,
+                       cycles=12 * (len(streams["w_words"]) + len(streams["x_words"])) + 2000)
 
 
 @pytest.mark.parametrize("fmt, lanes, rows, k, activations", [
@@ -300,10 +236,19 @@ def test_gemv_on_verilator(fmt, lanes, rows, k, activations, tmp_path):
     assert report["beats_per_cycle"] == 1.0 and report["rows"] == rows
 
 
-def run_gemv(fmt, lanes, rows, k, activations, tmp_path, testcase=None):
+@pytest.mark.verilator
+def test_gemv_bench_catches_planted_fault(tmp_path):
+    assert run_gemv("nvfp4", 16, 16, 1024, None, tmp_path, planted_fault=3) == (2, 2)
+
+
+def run_gemv(fmt, lanes, rows, k, activations, tmp_path, testcase=None, planted_fault=None):
     dut, streams, expected = gemv_streams(fmt, lanes, rows, k, activations)
+    if planted_fault is not None:
+        expected[planted_fault] ^= 1
     save_gemv(tmp_path / "full.npz", streams, expected)
     _, small, small_expected = gemv_streams(fmt, lanes, 5, min(k, 512), activations, seed=9, max_k=k)
+    if planted_fault is not None:
+        small_expected[planted_fault] ^= 1
     save_gemv(tmp_path / "stalled.npz", small, small_expected)
     params = {"full": str(tmp_path / "full.npz"), "stalled": str(tmp_path / "stalled.npz"),
               "report": str(tmp_path / "gemv.json"), "mixed": activations is not None}

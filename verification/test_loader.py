@@ -3,13 +3,11 @@ bursty stalls on every stream (directed cases and random jobs), a no-stall run o
 words for the throughput, and the Amaranth simulator for the fast inner loop."""
 
 import json
-import random
-
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 import hdl
+from verification.amaranth_sim import run_streams
 from verification.cocotb_run import run_cocotb
 from verification.loader_traffic import Traffic, add_job, directed_traffic, random_traffic
 
@@ -82,41 +80,11 @@ def test_loader_bench_catches_planted_fault(tmp_path):
 # --- Amaranth simulator: the fast inner loop ---------------------------------------------------
 
 def simulate(dut, t: Traffic, stall: float, seed: int = 1) -> list:
-    rng = random.Random(seed)
-    got = []
-
-    def source(port, items):
-        async def put(ctx):
-            for item in items:
-                while rng.random() < stall:
-                    await ctx.tick()
-                ctx.set(port.valid, 1)
-                ctx.set(port.payload.as_value(), item)
-                await ctx.tick().until(port.ready)
-                ctx.set(port.valid, 0)
-        return put
-
-    async def sink(ctx):
-        while len(got) < len(t.beats):
-            ctx.set(dut.lanes.ready, int(rng.random() >= stall))
-            await ctx.tick()
-
-    async def monitor(ctx):
-        async for _clk, _rst, valid, ready, payload in ctx.tick().sample(
-                dut.lanes.valid, dut.lanes.ready, dut.lanes.payload.as_value()):
-            if valid and ready:
-                got.append(payload)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source(dut.job, t.jobs))
-    sim.add_testbench(source(dut.words, t.words))
+    sources = {dut.job: t.jobs, dut.words: t.words}
     if t.scales:
-        sim.add_testbench(source(dut.scale, t.scales))
-    sim.add_testbench(sink)
-    sim.add_process(monitor)
-    sim.run_until(1e-8 * (8 * (len(t.words) + len(t.beats)) + 500))
-    return got
+        sources[dut.scale] = t.scales
+    return run_streams(dut, sources, dut.lanes, len(t.beats), stall=stall, seed=seed,
+                       cycles=8 * (len(t.words) + len(t.beats)) + 500)
 
 
 SIM_CONFIGS = [(w, layout, compressed) for w in (16, 32, 64, 128, 256, 512)

@@ -193,6 +193,7 @@ def test_quantizer_parameters_are_checked():
     for kwargs, word in [({"fmt": "mxfp9"}, "fmt"), ({"input": "fp64"}, "input"), ({"lanes": 3}, "lanes"),
                          ({"lanes": 64}, "lanes"), ({"scale_mode": "up"}, "scale_mode"),
                          ({"fmt": "nvfp4", "scale_mode": "floor"}, "scale_mode"),
-                         ({"rounding": "rna"}, "rounding"), ({"sr_bits": 0}, "sr_bits"), ({"seed": 0}, "seed")]:
+                         ({"rounding": "rna"}, "rounding"), ({"sr_bits": 0}, "sr_bits"), ({"seed": 0}, "seed"),
+                         ({"fmt": mx.BlockFormat(golden.E1M2, 16, golden.UE4M3)}, "E2M1")]:
         with pytest.raises(ValueError, match=word):
             hdl.Quantizer(**kwargs)
