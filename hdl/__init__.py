@@ -8,11 +8,14 @@ from .mac import MAC
 from .multiplier import Multiplier
 from .dot import DotEngine
 from .gemv import GEMV
+from .int_dot import IntDotEngine
+from .int_multiplier import IntMultiplier
 from .loader import PackedLoader
 from .quantizer import Quantizer
 from .scale import ScaleApply
 
-__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer", "PackedLoader", "DotEngine", "GEMV"]
+__all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer", "PackedLoader", "DotEngine", "GEMV",
+           "IntMultiplier", "IntDotEngine"]
 from .units import UNITS, build_unit, to_verilog
 
 __all__ += ["UNITS", "build_unit", "to_verilog"]

@@ -44,6 +44,35 @@ def adder_tree(values: list):
     return values[0]
 
 
+def lane_element(beat, lane: int, nibbles: int, bits: int):
+    """Element ``lane`` of a loader beat whose elements travel as ``nibbles`` 4-bit lanes each."""
+    return Cat(*(beat.codes[lane * nibbles + j] for j in range(nibbles)))[:bits]
+
+
+def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple):
+    """The front end of a dot engine: two :class:`PackedLoader` (``a`` and ``b`` words → element
+    lanes) fed from one ``job`` stream (``k`` elements; each loader counts ``k × nibbles`` of its
+    4-bit lanes). A job is latched once and handed to each loader when that loader takes it; a
+    new job may come in the cycle both take the pending one (no gap between jobs). Returns the
+    two loaders, whose ``lanes`` streams the engine consumes."""
+    loaders = []
+    for name, words, bits in (("a", a_words, word_bits[0]), ("b", b_words, word_bits[1])):
+        loader = PackedLoader(bits, count_bits=COUNT_BITS + 2)
+        m.submodules[f"loader_{name}"] = loader
+        wiring.connect(m, wiring.flipped(words), loader.words)
+        loaders.append(loader)
+    pending = Signal(2, name="job_pending")
+    k = Signal(COUNT_BITS, name="job_k")
+    m.d.comb += job.ready.eq((~pending[0] | loaders[0].job.ready) & (~pending[1] | loaders[1].job.ready))
+    for i, loader in enumerate(loaders):
+        m.d.comb += [loader.job.valid.eq(pending[i]), loader.job.payload.count.eq(k * nibbles[i])]
+        with m.If(loader.job.valid & loader.job.ready):
+            m.d.sync += pending[i].eq(0)
+    with m.If(job.valid & job.ready):
+        m.d.sync += [k.eq(job.payload.k), pending.eq(0b11)]
+    return loaders
+
+
 class DotEngine(wiring.Component):
     """Bit-exact block-scaled dot products (see the module docstring for the pipeline).
 
@@ -112,27 +141,9 @@ class DotEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fmt, lanes = self._fmt, self._lanes
-        loaders = []
         mixed = self._activation is not None
-        for name, words, bits in (("a", self.a_words, self._word_bits), ("b", self.b_words, self._b_bits)):
-            loader = PackedLoader(bits, count_bits=COUNT_BITS + 2)
-            m.submodules[f"loader_{name}"] = loader
-            wiring.connect(m, wiring.flipped(words), loader.words)
-            loaders.append(loader)
-        la, lb = loaders
-
-        # jobs: latched once, handed to each loader when it takes it
-        pending = Signal(2, name="job_pending")
-        k = Signal(COUNT_BITS, name="job_k")
-        # a new job may come in the cycle both loaders take the pending one (no gap between jobs)
-        m.d.comb += self.job.ready.eq((~pending[0] | loaders[0].job.ready) & (~pending[1] | loaders[1].job.ready))
-        nibbles = (self._nibbles, 4 if mixed else self._nibbles)         # loader lanes per element
-        for i, loader in enumerate(loaders):
-            m.d.comb += [loader.job.valid.eq(pending[i]), loader.job.payload.count.eq(k * nibbles[i])]
-            with m.If(loader.job.valid & loader.job.ready):
-                m.d.sync += pending[i].eq(0)
-        with m.If(self.job.valid & self.job.ready):
-            m.d.sync += [k.eq(self.job.payload.k), pending.eq(0b11)]
+        la, lb = operand_loaders(m, self.job, self.a_words, self.b_words, (self._word_bits, self._b_bits),
+                                 (self._nibbles, 4 if mixed else self._nibbles))
 
         # the pipeline advances unless a finished result waits
         result_valid = Signal(name="result_valid")
@@ -158,15 +169,12 @@ class DotEngine(wiring.Component):
         if scale_b is not None:
             m.d.comb += scale_b.ready.eq(take & block_end)
 
-        def element(beat, lane, n, bits):
-            return Cat(*(beat.codes[lane * n + j] for j in range(n)))[:bits]
-
         if mixed:
             width = mixed_sum_width(fmt, self._activation)
             products, flags = [], []
             for lane in range(lanes):
-                value, nan, inf, sign = mixed_product(m, element(beat_a, lane, self._nibbles, fmt.element.bits),
-                                                      fmt.element, element(beat_b, lane, 4, 16), self._activation,
+                value, nan, inf, sign = mixed_product(m, lane_element(beat_a, lane, self._nibbles, fmt.element.bits),
+                                                      fmt.element, lane_element(beat_b, lane, 4, 16), self._activation,
                                                       f"lane{lane}")
                 products.append(value)
                 flags.append(Cat(nan, inf & ~sign, inf & sign))
@@ -176,8 +184,8 @@ class DotEngine(wiring.Component):
             m.submodules.multiplier = mul = Multiplier(fmt.element, out="fixed", lanes=lanes)
             n = self._nibbles
             for lane in range(lanes):
-                m.d.comb += [mul.a[lane].eq(element(beat_a, lane, n, fmt.element.bits)),
-                             mul.b[lane].eq(element(beat_b, lane, n, fmt.element.bits))]
+                m.d.comb += [mul.a[lane].eq(lane_element(beat_a, lane, n, fmt.element.bits)),
+                             mul.b[lane].eq(lane_element(beat_b, lane, n, fmt.element.bits))]
             products = [mul.product[lane] for lane in range(lanes)]
             beat_flags = mul.invalid.as_value().any() if hasattr(mul, "invalid") else Const(0, 1)
         flag_bits = len(Value.cast(beat_flags))

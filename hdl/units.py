@@ -16,6 +16,8 @@ from fp4hw.toolchain import run_yosys
 from .decoder import Decoder
 from .dot import DotEngine
 from .gemv import GEMV
+from .int_dot import IntDotEngine
+from .int_multiplier import IntMultiplier
 from .loader import PackedLoader
 from .mac import MAC
 from .multiplier import Multiplier
@@ -30,6 +32,8 @@ UNITS = {
     "quantizer": (Quantizer, ("fmt", "input", "lanes", "scale_mode", "rounding", "sr_bits", "seed")),
     "dot": (DotEngine, ("fmt", "lanes", "activations")),
     "gemv": (GEMV, ("fmt", "lanes", "max_k", "activations")),
+    "int_multiplier": (IntMultiplier, ("fmt", "lanes", "stages")),
+    "int_dot": (IntDotEngine, ("fmt", "lanes")),
     "loader": (PackedLoader, ("word_bits", "layout", "compressed", "scales", "block", "decode", "fmt")),
 }
 
