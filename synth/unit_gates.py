@@ -45,18 +45,24 @@ def unit_gates(verilog: str, top: str, *, timeout: float = 600) -> dict:
     return result
 
 
-def rom_verilog(top: str, inputs: list[tuple[str, int]], output: tuple[str, int], table) -> str:
-    """A combinational ROM: ``output = table[concatenated inputs]`` (first input most significant)."""
+def rom_verilog(top: str, inputs: list[tuple[str, int]], output, table=None) -> str:
+    """A combinational ROM: ``output = table[concatenated inputs]`` (first input most significant).
+
+    ``output`` is ``(name, width)`` with ``table``, or a list of ``(name, width, table)`` for a
+    ROM with several outputs (ports named as the unit's, so the two can be proven equivalent)."""
+    outputs = [(output[0], output[1], table)] if table is not None else list(output)
     width = sum(w for _, w in inputs)
-    name, out_width = output
-    ports = ", ".join([n for n, _ in inputs] + [name])
+    ports = ", ".join([n for n, _ in inputs] + [name for name, _, _ in outputs])
     lines = [f"module {top}({ports});"]
     lines += [f"  input [{w - 1}:0] {n};" for n, w in inputs]
-    lines += [f"  output reg [{out_width - 1}:0] {name};", "  always @* begin",
-              f"    case ({{{', '.join(n for n, _ in inputs)}}})"]
-    mask = (1 << out_width) - 1
-    lines += [f"      {width}'d{i}: {name} = {out_width}'d{int(v) & mask};" for i, v in enumerate(table)]
-    lines += [f"      default: {name} = {out_width}'d0;", "    endcase", "  end", "endmodule", ""]
+    lines += [f"  output reg [{w - 1}:0] {name};" for name, w, _ in outputs]
+    lines += ["  always @* begin", f"    case ({{{', '.join(n for n, _ in inputs)}}})"]
+    columns = [[int(v) & ((1 << w) - 1) for v in tab] for _, w, tab in outputs]
+    for i in range(len(columns[0])):
+        assigns = " ".join(f"{name} = {w}'d{col[i]};" for (name, w, _), col in zip(outputs, columns))
+        lines.append(f"      {width}'d{i}: begin {assigns} end")
+    defaults = " ".join(f"{name} = {w}'d0;" for name, w, _ in outputs)
+    lines += [f"      default: begin {defaults} end", "    endcase", "  end", "endmodule", ""]
     return "\n".join(lines)
 
 

