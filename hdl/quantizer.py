@@ -25,7 +25,7 @@ stream order (:func:`hdl.lfsr.lfsr_block`), advanced once per emitted block.
 """
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -187,12 +187,14 @@ class Quantizer(wiring.Component):
         code = round_to_float(m, c_significand, c_shift + (fp32.emin - fp32.mbits), ue4m3, "rne",
                               "scale_code", saturate=True)
         scale = Mux(special, ue4m3.nan_code, code)
+        # fp32(1 / scale) per code, in golden's float32 order; codes below the clamp never occur.
+        # An indexed constant array, not a switch: Yosys writes a switch as a case function that
+        # Icarus Verilog 11 cannot elaborate.
+        first = int(ue4m3.encode(UE4M3_EPS))
+        table = [int((np.float32(1.0) / ue4m3.decode(np.array(c))).view(np.uint32)) if c >= first else 0
+                 for c in range(ue4m3.max_code + 1)]
         reciprocal_code = Signal(31, name="reciprocal")
-        with m.Switch(code):
-            for c in range(int(ue4m3.encode(UE4M3_EPS)), ue4m3.max_code + 1):
-                value = np.float32(1.0) / ue4m3.decode(np.array(c))       # golden's float32 order
-                with m.Case(c):
-                    m.d.comb += reciprocal_code.eq(int(value.view(np.uint32)))
+        m.d.comb += reciprocal_code.eq(Array(Const(v, 31) for v in table)[code])
         return scale, reciprocal_code
 
     # --- the unit ------------------------------------------------------------------------------

@@ -72,9 +72,12 @@ def check_module_name(name: str) -> str:
 # semantics-preserving - and no init values (registers take their value from the synchronous
 # `rst` port, as in an ASIC). Plain `splitnets` (every net cut into bits) is avoided: it made the
 # quantizer's Verilog 7x larger and Verilator took 160 s instead of 1 s to convert it.
+# `pmuxtree` turns a parallel mux (a wide switch, such as the NVFP4 quantizer's reciprocal
+# table) into a tree of 2-way muxes: write_verilog would write it as a function named
+# `\$procmux$N`, which Icarus Verilog 11 takes for an undefined system function.
 _CLEANUP = ["read_rtlil design.il", "proc"] + ["opt_expr", "wreduce", "opt_clean -purge", "splitnets -driver",
                                               "opt_clean -purge"] * 3 + \
-           ["attrmap -remove init", "write_verilog -noattr -norename design.v"]
+           ["pmuxtree", "opt_clean -purge", "attrmap -remove init", "write_verilog -noattr -norename design.v"]
 
 
 def to_verilog(component, name: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from verification.cocotb_run import cocotb_params
+from verification.cocotb_run import cocotb_params, resolved
 from verification.cocotb_streams import Sink, Source, StreamTB, burst_pauses, compare, no_pauses, random_pauses
 
 
@@ -35,7 +35,7 @@ class LoaderTB(StreamTB):
         sink = Sink("lanes", len(self.beats), pauses())
         await self.run(sources, [sink], timeout=20 * (len(self.streams["words"]) + len(self.beats)) + 200)
         errors = compare("beat", sink.received, self.beats, self.describe)
-        status = int(self.dut.status_error.value)
+        status = resolved(self.dut.status_error, "status_error")
         return sink, errors, status
 
 

@@ -1,10 +1,15 @@
-"""Run a cocotb test module against a component's generated Verilog on Verilator.
+"""Run a cocotb test module against a component's generated Verilog on Verilator or Icarus.
 
-:func:`run_cocotb` generates the Verilog, builds it once per configuration (the build folder
-is named by a hash of the Verilog and the Verilator arguments, under ``build/sim``, and guarded
-by a file lock so parallel pytest workers share it), runs the cocotb module and returns the
-(tests, failures) counts read from its results file. A caller asserts on those counts, so a
-failing cocotb test is a failing pytest test.
+:func:`run_cocotb` generates the Verilog, builds it once per configuration and simulator (the
+build folder is named by a hash of the Verilog, the simulator and its arguments, under
+``build/sim``, and guarded by a file lock so parallel pytest workers share it), runs the cocotb
+module and returns the (tests, failures) counts read from its results file. A caller asserts on
+those counts, so a failing cocotb test is a failing pytest test.
+
+``sim="verilator"`` (2-state, the default) or ``sim="icarus"`` (Icarus Verilog, 4-state: the
+benches fail on an X or Z on an output, a valid or a ready; ``FP4HW_SIM`` reaches the bench so
+it knows). Icarus comes from the system (Debian ``iverilog``); :func:`icarus_missing` gives the
+reason to skip when it is absent.
 
 Parameters reach the cocotb module as JSON in ``FP4HW_PARAMS``. ``WAVES=1`` in the environment
 builds with tracing and leaves the waveform (FST, or VCD without lz4.h) in the build folder.
@@ -35,39 +40,63 @@ def wave_args() -> list[str]:
     return ["--trace"]
 
 
+SIMULATORS = ("verilator", "icarus")
+
+
+def icarus_missing() -> str | None:
+    """Why the Icarus runs cannot happen here (None when they can)."""
+    import shutil
+    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
+        return "Icarus Verilog is not installed (Debian: apt install iverilog; .ci/run installs it)"
+    return None
+
+
 def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: dict | None = None,
-               extra_env: dict | None = None, seed: int = 1, testcase: str | None = None) -> tuple[int, int]:
+               extra_env: dict | None = None, seed: int = 1, testcase: str | None = None,
+               sim: str = "verilator", verilog: str | None = None) -> tuple[int, int]:
+    """``verilog``: simulate this text instead of ``component``'s generated Verilog (a planted
+    fault in the RTL itself); ``component`` is then only named for the record."""
     import hdl
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
-    activate_verilator()
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim={sim!r} is not one of {', '.join(SIMULATORS)}")
+    if sim == "verilator":
+        activate_verilator()
+    elif icarus_missing():
+        raise AssertionError(icarus_missing())
     waves = os.environ.get("WAVES") == "1"
-    verilog = hdl.to_verilog(component, top)
-    build_args = VERILATOR_WAIVERS + (wave_args() if waves else [])
-    key = hashlib.sha256((verilog + repr(build_args)).encode()).hexdigest()[:16]
-    build_dir = SIM_ROOT / f"{top}-{key}"
+    verilog = hdl.to_verilog(component, top) if verilog is None else verilog
+    build_args = (VERILATOR_WAIVERS + (wave_args() if waves else [])) if sim == "verilator" else []
+    key = hashlib.sha256((verilog + sim + repr(build_args) + repr(waves)).encode()).hexdigest()[:16]
+    build_dir = SIM_ROOT / f"{top}-{sim}-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
-    runner = get_runner("verilator")
+    runner = get_runner(sim)
+    built = build_dir / (top if sim == "verilator" else "sim.vvp")
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (build_dir / top).exists():
+        if not built.exists():
             source = build_dir / f"{top}.v"
             source.write_text(verilog)
-            # The benches spend far longer compiling models than running them: build at -O0
-            # (23 s instead of 37 s for an 8-lane MAC on this machine's 2 cores).
-            flags = os.environ.get("MAKEFLAGS", "")
-            os.environ["MAKEFLAGS"] = f"{flags} OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0".strip()
-            try:
-                runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
-                             build_args=build_args, waves=waves, always=True)
-            finally:
-                os.environ["MAKEFLAGS"] = flags
+            if sim == "icarus":
+                runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir, waves=waves, always=True,
+                             timescale=("1ns", "1ps"))
+            else:
+                # The benches spend far longer compiling models than running them: build at -O0
+                # (23 s instead of 37 s for an 8-lane MAC on this machine's 2 cores).
+                flags = os.environ.get("MAKEFLAGS", "")
+                os.environ["MAKEFLAGS"] = f"{flags} OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0".strip()
+                try:
+                    runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
+                                 build_args=build_args, waves=waves, always=True)
+                finally:
+                    os.environ["MAKEFLAGS"] = flags
         fcntl.flock(lock, fcntl.LOCK_UN)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / "results.xml"
-    env = {"FP4HW_PARAMS": json.dumps(params or {}), **(extra_env or {})}
+    env = {"FP4HW_PARAMS": json.dumps(params or {}), "FP4HW_SIM": sim, **(extra_env or {})}
     previous = os.environ.pop("PYTEST_CURRENT_TEST", None)   # we read the results ourselves
     try:
         runner.test(test_module=test_module, hdl_toplevel=top, hdl_toplevel_lang="verilog", build_dir=build_dir,
@@ -88,8 +117,18 @@ def cocotb_params() -> dict:
     return json.loads(os.environ.get("FP4HW_PARAMS", "{}"))
 
 
+def resolved(signal, what: str = "") -> int:
+    """Inside a cocotb module: the integer value of ``signal``; an X or Z bit (Icarus is
+    4-state) fails the test with the signal's name instead of an unrelated conversion error."""
+    value = signal.value
+    if not value.is_resolvable:
+        raise AssertionError(f"{what or signal._name} is {value} (X/Z reached it)")
+    return int(value.to_unsigned()) if hasattr(value, "to_unsigned") else int(value)
+
+
 def run_vector_bench(component, top: str, run_dir: Path, *, inputs: dict, outputs: dict,
-                     lanes: int, stages: int = 0) -> tuple[int, int]:
+                     lanes: int, stages: int = 0, sim: str = "verilator", verilog: str | None = None
+                     ) -> tuple[int, int]:
     """Run :mod:`verification.cocotb_vectors` on ``component``.
 
     ``inputs`` / ``outputs`` map port names to ``(values, bits per lane)`` with one value per
@@ -113,4 +152,5 @@ def run_vector_bench(component, top: str, run_dir: Path, *, inputs: dict, output
     params = {"lanes": lanes, "stages": stages, "vectors": str(run_dir / "vectors.npz"),
               "inputs": {k: w for k, (_, w) in inputs.items()},
               "outputs": {k: w for k, (_, w) in outputs.items()}}
-    return run_cocotb(component, top, "verification.cocotb_vectors", run_dir, params=params)
+    return run_cocotb(component, top, "verification.cocotb_vectors", run_dir, params=params, sim=sim,
+                      verilog=verilog)

@@ -19,6 +19,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
+from verification.cocotb_run import resolved
+
 
 def no_pauses():
     """Never stall."""
@@ -116,16 +118,20 @@ class StreamTB:
             await Timer(1, unit="ns")
             if on_cycle is not None:
                 on_cycle(self)
+            # Icarus is 4-state: after reset no handshake signal may be X or Z
+            ready = {s.name: resolved(self._port(s.name, "ready"), f"{s.name}__ready at cycle {self.cycle}")
+                     for s in sources}
             for s in sources:
-                if s.offered and int(self._port(s.name, "ready").value):
+                if s.offered and ready[s.name]:
                     if s.first_cycle is None:
                         s.first_cycle = self.cycle
                     s.last_cycle = self.cycle
                     s.sent += 1
                     s.offered = False
             for k in sinks:
-                if int(self._port(k.name, "valid").value) and int(self._port(k.name, "ready").value):
-                    k.received.append(int(self._port(k.name, "payload").value.to_unsigned()))
+                if resolved(self._port(k.name, "valid"), f"{k.name}__valid at cycle {self.cycle}") and \
+                        int(self._port(k.name, "ready").value):
+                    k.received.append(resolved(self._port(k.name, "payload"), f"{k.name}__payload at cycle {self.cycle}"))
                     k.cycles.append(self.cycle)
             await FallingEdge(self.clk)
             self.cycle += 1

@@ -15,7 +15,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
-from verification.cocotb_run import cocotb_params
+from verification.cocotb_run import cocotb_params, resolved
 
 
 def pack_lanes(values: np.ndarray, width: int, lanes: int) -> list[int]:
@@ -57,7 +57,7 @@ class VectorTB:
         valid = min(self.lanes, self.count - step * self.lanes)
         for name, (words, width) in self.outputs.items():
             mask = (1 << (valid * width)) - 1
-            got = int(self.dut[name].value.to_unsigned()) & mask
+            got = resolved(self.dut[name], f"{name} at vector step {step}") & mask
             self.checked += valid
             if got != words[step] & mask:
                 for lane in range(valid):

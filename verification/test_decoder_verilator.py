@@ -1,4 +1,4 @@
-"""The generated Verilog of hdl.Decoder, exhaustively, in cocotb on Verilator."""
+"""The generated Verilog of hdl.Decoder, exhaustively, in cocotb on Verilator and Icarus."""
 
 import numpy as np
 import pytest
@@ -17,7 +17,7 @@ CONFIGS = [
 ]
 
 
-def run(params, tmp_path, planted_fault=None):
+def run(params, tmp_path, planted_fault=None, sim="verilator"):
     fmt = golden.element_format(params["fmt"])
     codes = np.arange(1 << fmt.bits)
     expected = fmt.to_ieee(codes, params["out"]).astype(np.int64)
@@ -26,17 +26,17 @@ def run(params, tmp_path, planted_fault=None):
     return run_vector_bench(hdl.Decoder(**params), "decoder", tmp_path,
                             inputs={"code": (codes, fmt.bits)},
                             outputs={"value": (expected, golden.ieee_format(params["out"]).bits)},
-                            lanes=params["lanes"], stages=params.get("stages", 0))
+                            lanes=params["lanes"], stages=params.get("stages", 0), sim=sim)
 
 
 @pytest.mark.parametrize("params", CONFIGS, ids=lambda p: "-".join(str(v) for v in p.values()))
-def test_decoder_verilog_exhaustive(params, tmp_path):
-    assert run(params, tmp_path) == (1, 0)
+def test_decoder_verilog_exhaustive(params, tmp_path, simulator):
+    assert run(params, tmp_path, sim=simulator) == (1, 0)
 
 
-def test_bench_catches_planted_fault(tmp_path):
+def test_bench_catches_planted_fault(tmp_path, simulator):
     """A golden value with one bit flipped must make the bench fail."""
-    assert run(CONFIGS[0], tmp_path, planted_fault=5) == (1, 1)
+    assert run(CONFIGS[0], tmp_path, planted_fault=5, sim=simulator) == (1, 1)
 
 
 def test_pipelined_bench_catches_planted_fault(tmp_path):

@@ -45,7 +45,7 @@ CONFIGS = [  # fmt, lanes, gemv rows, gemv k
 ]
 
 
-def run_bench(config, tmp_path, planted_fault=None, testcase=None):
+def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilator"):
     fmt, lanes, rows, k = config
     dut = hdl.DotEngine(fmt, lanes)
     t = dot_traffic(fmt, dut.word_bits, random_jobs=60, max_blocks=16)
@@ -60,13 +60,13 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None):
     save(gemv_traffic(fmt, dut.word_bits, rows, k), tmp_path / "gemv.npz")
     params = {"traffic": str(tmp_path / "traffic.npz"), "gemv": str(tmp_path / "gemv.npz"),
               "report": str(tmp_path / "gemv.json"), "seed": 11}
-    return run_cocotb(dut, "dot", "verification.cocotb_dot", tmp_path, params=params, testcase=testcase), t
+    return run_cocotb(dut, "dot", "verification.cocotb_dot", tmp_path, params=params, testcase=testcase, sim=sim), t
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c[0]}-lanes{c[1]}")
-def test_dot_engine_on_verilator(config, tmp_path):
-    counts, t = run_bench(config, tmp_path)
+def test_dot_engine_on_verilator(config, tmp_path, simulator):
+    counts, t = run_bench(config, tmp_path, sim=simulator)
     assert counts == (3, 0)
     report = json.loads((tmp_path / "gemv.json").read_text())
     assert report["beats_per_cycle"] == 1.0 and report["rows"] == config[2]
@@ -78,7 +78,7 @@ def test_dot_engine_on_verilator(config, tmp_path):
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("activation, lanes", [("fp16", 32), ("bf16", 8)])
-def test_mixed_mode_on_verilator(activation, lanes, tmp_path):
+def test_mixed_mode_on_verilator(activation, lanes, tmp_path, simulator):
     from verification.dot_traffic import mixed_traffic
     dut = hdl.DotEngine("mxfp4", lanes, activations=activation)
     t = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, random_jobs=60, max_blocks=16)
@@ -87,14 +87,14 @@ def test_mixed_mode_on_verilator(activation, lanes, tmp_path):
     save(gemv, tmp_path / "gemv.npz")
     params = {"traffic": str(tmp_path / "traffic.npz"), "gemv": str(tmp_path / "gemv.npz"),
               "report": str(tmp_path / "gemv.json"), "seed": 12, "mixed": True}
-    assert run_cocotb(dut, "dot", "verification.cocotb_dot", tmp_path, params=params) == (3, 0)
+    assert run_cocotb(dut, "dot", "verification.cocotb_dot", tmp_path, params=params, sim=simulator) == (3, 0)
     results = np.array(t.results, dtype=np.uint32).view(np.float32)
     assert np.isnan(results).any() and np.isinf(results).any() and (results == 0).any()
 
 
 @pytest.mark.verilator
-def test_dot_bench_catches_planted_fault(tmp_path):
-    counts, _ = run_bench(CONFIGS[1], tmp_path, planted_fault=30)
+def test_dot_bench_catches_planted_fault(tmp_path, simulator):
+    counts, _ = run_bench(CONFIGS[1], tmp_path, planted_fault=30, sim=simulator)
     assert counts == (3, 2)
 
 
@@ -157,10 +157,11 @@ def adder_vectors(n=400_000, seed=0):
 
 
 @pytest.mark.verilator
-def test_fp32_adder_against_numpy_on_verilator(tmp_path):
+def test_fp32_adder_against_numpy_on_verilator(tmp_path, simulator):
     a, b, want = adder_vectors()
     result = run_vector_bench(FloatAdder(lanes=8), "float_adder", tmp_path, lanes=8,
-                              inputs={"a": (a, 32), "b": (b, 32)}, outputs={"result": (want.astype(np.int64), 32)})
+                              inputs={"a": (a, 32), "b": (b, 32)}, outputs={"result": (want.astype(np.int64), 32)},
+                              sim=simulator)
     assert result == (1, 0)
 
 
@@ -228,20 +229,20 @@ def save_gemv(path, streams, expected):
 @pytest.mark.verilator
 @pytest.mark.parametrize("fmt, lanes, rows, k, activations", [
     ("mxfp4", 32, 64, 4096, None), ("nvfp4", 16, 16, 1024, None), ("mxfp4", 16, 16, 1024, "fp16")])
-def test_gemv_on_verilator(fmt, lanes, rows, k, activations, tmp_path):
+def test_gemv_on_verilator(fmt, lanes, rows, k, activations, tmp_path, simulator):
     """The issue's 64 x 4096 MXFP4 GEMV without stalls (cycle count recorded), and a smaller one
     under random stalls, both bit-exact."""
-    assert run_gemv(fmt, lanes, rows, k, activations, tmp_path) == (2, 0)
+    assert run_gemv(fmt, lanes, rows, k, activations, tmp_path, sim=simulator) == (2, 0)
     report = json.loads((tmp_path / "gemv.json").read_text())
     assert report["beats_per_cycle"] == 1.0 and report["rows"] == rows
 
 
 @pytest.mark.verilator
-def test_gemv_bench_catches_planted_fault(tmp_path):
-    assert run_gemv("nvfp4", 16, 16, 1024, None, tmp_path, planted_fault=3) == (2, 2)
+def test_gemv_bench_catches_planted_fault(tmp_path, simulator):
+    assert run_gemv("nvfp4", 16, 16, 1024, None, tmp_path, planted_fault=3, sim=simulator) == (2, 2)
 
 
-def run_gemv(fmt, lanes, rows, k, activations, tmp_path, testcase=None, planted_fault=None):
+def run_gemv(fmt, lanes, rows, k, activations, tmp_path, testcase=None, planted_fault=None, sim="verilator"):
     dut, streams, expected = gemv_streams(fmt, lanes, rows, k, activations)
     if planted_fault is not None:
         expected[planted_fault] ^= 1
@@ -252,4 +253,4 @@ def run_gemv(fmt, lanes, rows, k, activations, tmp_path, testcase=None, planted_
     save_gemv(tmp_path / "stalled.npz", small, small_expected)
     params = {"full": str(tmp_path / "full.npz"), "stalled": str(tmp_path / "stalled.npz"),
               "report": str(tmp_path / "gemv.json"), "mixed": activations is not None}
-    return run_cocotb(dut, "gemv", "verification.cocotb_gemv", tmp_path, params=params, testcase=testcase)
+    return run_cocotb(dut, "gemv", "verification.cocotb_gemv", tmp_path, params=params, testcase=testcase, sim=sim)

@@ -49,7 +49,7 @@ CONFIGS = [  # word_bits, layout, compressed, scales, block
 ]
 
 
-def run_bench(config, tmp_path, planted_fault=None, testcase=None, n_random=30):
+def run_bench(config, tmp_path, planted_fault=None, testcase=None, n_random=30, sim="verilator"):
     word_bits, layout, compressed, scales, block = config
     t = traffic(word_bits, layout, compressed, scales, block, n_random=n_random)
     if planted_fault is not None:
@@ -61,20 +61,21 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, n_random=30):
               "report": str(tmp_path / "throughput.json"), "lanes": word_bits // 4, "scales": bool(scales),
               "expect_error": expect_error, "seed": 3}
     dut = hdl.PackedLoader(word_bits, layout, compressed=compressed, scales=scales, block=block)
-    return run_cocotb(dut, "loader", "verification.cocotb_loader", tmp_path, params=params, testcase=testcase)
+    return run_cocotb(dut, "loader", "verification.cocotb_loader", tmp_path, params=params, testcase=testcase,
+                      sim=sim)
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(str(v) for v in c))
-def test_loader_streams_on_verilator(config, tmp_path):
-    assert run_bench(config, tmp_path) == (3, 0)
+def test_loader_streams_on_verilator(config, tmp_path, simulator):
+    assert run_bench(config, tmp_path, sim=simulator) == (3, 0)
     report = json.loads((tmp_path / "throughput.json").read_text())
     assert report["beats_per_cycle"] == 1.0 and report["words"] >= 10000
 
 
 @pytest.mark.verilator
-def test_loader_bench_catches_planted_fault(tmp_path):
-    assert run_bench(CONFIGS[1], tmp_path, planted_fault=40, n_random=5) == (3, 2)
+def test_loader_bench_catches_planted_fault(tmp_path, simulator):
+    assert run_bench(CONFIGS[1], tmp_path, planted_fault=40, n_random=5, sim=simulator) == (3, 2)
 
 
 # --- Amaranth simulator: the fast inner loop ---------------------------------------------------

@@ -32,33 +32,33 @@ def pairs_times(c):
     return a, b, np.tile(c, 256)
 
 
-def verilator_mac(fmt, rounding, a, b, c, tmp_path, lanes=8, planted_fault=None):
+def verilator_mac(fmt, rounding, a, b, c, tmp_path, lanes=8, planted_fault=None, sim="verilator"):
     want = arith.mac(a, b, c, fmt, rounding=rounding).astype(np.int64)
     if planted_fault is not None:
         want[planted_fault] ^= 1
     return run_vector_bench(hdl.MAC(fmt, rounding=rounding, lanes=lanes), "mac", tmp_path, lanes=lanes,
                             inputs={"a": (a, 4), "b": (b, 4), "c": (c, 16)},
-                            outputs={"result": (want, 16)})
+                            outputs={"result": (want, 16)}, sim=sim)
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("rounding", ["rne", "rtz"])
-def test_mac_every_pair_times_directed_c_on_verilator(rounding, tmp_path):
+def test_mac_every_pair_times_directed_c_on_verilator(rounding, tmp_path, simulator):
     a, b, c = pairs_times(directed_c_values())
-    assert verilator_mac(golden.E2M1, rounding, a, b, c, tmp_path) == (1, 0)
+    assert verilator_mac(golden.E2M1, rounding, a, b, c, tmp_path, sim=simulator) == (1, 0)
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("fmt", [golden.E1M2, golden.E3M0], ids=lambda f: f.name)
-def test_mac_other_fp4_formats_on_verilator(fmt, tmp_path):
+def test_mac_other_fp4_formats_on_verilator(fmt, tmp_path, simulator):
     a, b, c = pairs_times(c_values(100, seed=4)[::3])
-    assert verilator_mac(fmt, "rne", a, b, c, tmp_path, lanes=2) == (1, 0)
+    assert verilator_mac(fmt, "rne", a, b, c, tmp_path, lanes=2, sim=simulator) == (1, 0)
 
 
 @pytest.mark.verilator
-def test_verilator_mac_bench_catches_planted_fault(tmp_path):
+def test_verilator_mac_bench_catches_planted_fault(tmp_path, simulator):
     a, b, c = pairs_times(directed_c_values()[:50])
-    assert verilator_mac(golden.E2M1, "rne", a, b, c, tmp_path, planted_fault=1234) == (1, 1)
+    assert verilator_mac(golden.E2M1, "rne", a, b, c, tmp_path, planted_fault=1234, sim=simulator) == (1, 1)
 
 
 def sim_mismatches(fmt, rounding, a, b, c, want=None, stages=0):

@@ -81,7 +81,7 @@ def test_sim_bench_catches_planted_fault():
     assert [v for v, _, _ in sim_mismatches(golden.E2M1, "fixed", expected=wrong)] == [77]
 
 
-def verilator_run(fmt, out, tmp_path, lanes=16, planted_fault=None):
+def verilator_run(fmt, out, tmp_path, lanes=16, planted_fault=None, sim="verilator"):
     a, b = all_pairs(fmt, finite_only=out == "fixed")
     want = arith.mul(a, b, fmt, out)
     want = want if want.dtype == object else want.astype(np.int64)
@@ -90,27 +90,27 @@ def verilator_run(fmt, out, tmp_path, lanes=16, planted_fault=None):
     dut = hdl.Multiplier(fmt, out, lanes)
     return run_vector_bench(dut, "multiplier", tmp_path, lanes=lanes,
                             inputs={"a": (a, fmt.bits), "b": (b, fmt.bits)},
-                            outputs={"product": (want, product_width(fmt, out))})
+                            outputs={"product": (want, product_width(fmt, out))}, sim=sim)
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("out", OUTS)
 @pytest.mark.parametrize("fmt", FP4, ids=lambda f: f.name)
-def test_multiplier_exhaustive_on_verilator(fmt, out, tmp_path):
-    assert verilator_run(fmt, out, tmp_path) == (1, 0)
+def test_multiplier_exhaustive_on_verilator(fmt, out, tmp_path, simulator):
+    assert verilator_run(fmt, out, tmp_path, sim=simulator) == (1, 0)
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("fmt, out", [(golden.E4M3, "fixed"), (golden.E4M3, "fp16"),
                                       (golden.E5M2, "fixed"), (golden.E5M2, "fp32")],
                          ids=["e4m3-fixed", "e4m3-fp16", "e5m2-fixed", "e5m2-fp32"])
-def test_fp8_multiplier_all_pairs_on_verilator(fmt, out, tmp_path):
-    assert verilator_run(fmt, out, tmp_path, lanes=4) == (1, 0)
+def test_fp8_multiplier_all_pairs_on_verilator(fmt, out, tmp_path, simulator):
+    assert verilator_run(fmt, out, tmp_path, lanes=4, sim=simulator) == (1, 0)
 
 
 @pytest.mark.verilator
-def test_verilator_bench_catches_planted_fault(tmp_path):
-    assert verilator_run(golden.E2M1, "fixed", tmp_path, planted_fault=200) == (1, 1)
+def test_verilator_bench_catches_planted_fault(tmp_path, simulator):
+    assert verilator_run(golden.E2M1, "fixed", tmp_path, planted_fault=200, sim=simulator) == (1, 1)
 
 
 @pytest.mark.yosys

@@ -97,7 +97,7 @@ CONFIGS = [  # fmt, input, lanes, scale_mode, rounding
 ]
 
 
-def run_bench(config, tmp_path, blocks=2000, planted_fault=None, testcase=None):
+def run_bench(config, tmp_path, blocks=2000, planted_fault=None, testcase=None, sim="verilator"):
     fmt, source, lanes, scale_mode, rounding = config
     block = mx.block_format(fmt)
     x = stimulus_blocks(fmt, blocks, seed=hash(config) % 1000)
@@ -112,20 +112,20 @@ def run_bench(config, tmp_path, blocks=2000, planted_fault=None, testcase=None):
               "block_bits": block.block * block.element.bits, "seed": 7}
     dut = hdl.Quantizer(fmt, input=source, lanes=lanes, scale_mode=scale_mode, rounding=rounding)
     return run_cocotb(dut, "quantizer", "verification.cocotb_quantizer", tmp_path, params=params,
-                      testcase=testcase)
+                      testcase=testcase, sim=sim)
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(str(v) for v in c))
-def test_quantizer_stream_on_verilator(config, tmp_path):
-    assert run_bench(config, tmp_path) == (3, 0)
+def test_quantizer_stream_on_verilator(config, tmp_path, simulator):
+    assert run_bench(config, tmp_path, sim=simulator) == (3, 0)
     report = json.loads((tmp_path / "throughput.json").read_text())
     assert report["beats_per_cycle"] == 1.0 and report["beats"] >= 2000 * 32 // config[2] // 2
 
 
 @pytest.mark.verilator
-def test_quantizer_bench_catches_planted_fault(tmp_path):
-    assert run_bench(CONFIGS[0], tmp_path, blocks=200, planted_fault=150) == (3, 3)
+def test_quantizer_bench_catches_planted_fault(tmp_path, simulator):
+    assert run_bench(CONFIGS[0], tmp_path, blocks=200, planted_fault=150, sim=simulator) == (3, 3)
 
 
 def test_directed_blocks_cover_the_corner_cases():

@@ -61,7 +61,7 @@ def block_vectors(fmt, seed: int = 0):
     return (np.array(S.tolist(), dtype=object) if wide else S.astype(np.int64)), A, B
 
 
-def verilator_block(fmt, tmp_path, planted_fault=None):
+def verilator_block(fmt, tmp_path, planted_fault=None, sim="verilator"):
     fmt = mx.block_format(fmt)
     S, A, B = block_vectors(fmt)
     invalid = np.zeros_like(S)
@@ -74,20 +74,20 @@ def verilator_block(fmt, tmp_path, planted_fault=None):
     if fmt.element.specials != "none":
         inputs["invalid"] = (invalid, 1)
     return run_vector_bench(hdl.ScaleApply(fmt), "scale_apply", tmp_path, lanes=1, inputs=inputs,
-                            outputs={"result": (want, 32)}), S.size
+                            outputs={"result": (want, 32)}, sim=sim), S.size
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4", "mxfp8_e4m3"])
-def test_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path):
-    result, count = verilator_block(fmt, tmp_path)
+def test_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path, simulator):
+    result, count = verilator_block(fmt, tmp_path, sim=simulator)
     assert result == (1, 0)
     assert count >= 2 * (1 << mx.block_format(fmt).scale.bits) ** 2
 
 
 @pytest.mark.verilator
-def test_scale_apply_bench_catches_planted_fault(tmp_path):
-    assert verilator_block("nvfp4", tmp_path, planted_fault=12345)[0] == (1, 1)
+def test_scale_apply_bench_catches_planted_fault(tmp_path, simulator):
+    assert verilator_block("nvfp4", tmp_path, planted_fault=12345, sim=simulator)[0] == (1, 1)
 
 
 def value_vectors(source: str, seed: int = 1):
@@ -113,12 +113,13 @@ def value_vectors(source: str, seed: int = 1):
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("source", ["fp16", "bf16", "fp32"])
-def test_scale_apply_value_mode_on_verilator(source, tmp_path):
+def test_scale_apply_value_mode_on_verilator(source, tmp_path, simulator):
     bits, scale = value_vectors(source)
     want = mx.scale_value(bits, scale, source).astype(np.int64)
     width = golden.ieee_format(source).bits
     result = run_vector_bench(hdl.ScaleApply(mode="value", input=source), "scale_apply", tmp_path, lanes=1,
-                              inputs={"value": (bits, width), "scale": (scale, 8)}, outputs={"result": (want, 32)})
+                              inputs={"value": (bits, width), "scale": (scale, 8)}, outputs={"result": (want, 32)},
+                              sim=simulator)
     assert result == (1, 0)
 
 
