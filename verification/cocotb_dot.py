@@ -10,7 +10,9 @@ import cocotb
 import numpy as np
 
 from verification.cocotb_run import cocotb_params
-from verification.cocotb_streams import Sink, Source, StreamTB, burst_pauses, compare, no_pauses, random_pauses
+from verification.cocotb_streams import (Sink, Source, StreamTB, burst_pauses, compare, handshake_points, no_pauses,
+                                         random_pauses)
+from verification.coverage import Coverage
 
 STREAMS = ("job", "a_words", "b_words", "scale_a", "scale_b")
 
@@ -24,20 +26,58 @@ class DotTB(StreamTB):
         self.results = [int(v) for v in data["results"]]
         self.blocks = int(data["blocks"])
 
-    async def check(self, pauses):
+    def names(self):
+        return [n for n in STREAMS if n != "scale_b" or not self.params.get("mixed")]
+
+    def declare_coverage(self) -> Coverage:
+        """Handshakes on every stream, the special scale codes, and the special results."""
+        mixed = self.params.get("mixed")
+        cov = Coverage("dot engine" + (" (mixed)" if mixed else ""))
+        for name in self.names():
+            cov.declare(*handshake_points(name, ["any"]))
+        cov.declare(*handshake_points("result", ["any"], source=False), "result: NaN", "result: zero", "job: empty")
+        if mixed or self.params["scale_bits"] == 8:       # NVFP4: E2M1 × UE4M3 products stay finite in FP32
+            cov.declare("result: ±Inf")
+        if not mixed:
+            special = (0x00, 0xFE, 0xFF) if self.params["scale_bits"] == 8 else (0x00, 0x7E, 0x7F)
+            cov.declare(*(f"scale code {c:#04x}" for c in special))
+            if self.params["scale_bits"] == 8:
+                cov.declare("result: subnormal")
+        return cov
+
+    def cover_data(self, cov: Coverage) -> None:
+        for code in self.streams["scale_a"] + self.streams.get("scale_b", []):
+            cov.sample(f"scale code {code:#04x}", True)
+        for bits in self.results:
+            exponent, mantissa = bits >> 23 & 0xFF, bits & 0x7FFFFF
+            cov.sample("result: NaN", exponent == 0xFF and mantissa)
+            cov.sample("result: ±Inf", exponent == 0xFF and not mantissa)
+            cov.sample("result: zero", exponent == 0 and not mantissa)
+            cov.sample("result: subnormal", exponent == 0 and mantissa)
+        cov.sample("job: empty", 0 in self.streams["job"])
+
+    async def check(self, pauses, coverage: Coverage | None = None, final: bool = False):
         await self.reset()
-        names = [n for n in STREAMS if n != "scale_b" or not self.params.get("mixed")]
-        sources = [Source(name, self.streams[name], pauses()) for name in names]
+        sources = [Source(name, self.streams[name], pauses()) for name in self.names()]
         sink = Sink("result", len(self.results), pauses())
+        self.coverage = coverage
         cycles = await self.run(sources, [sink], timeout=20 * (len(self.streams["a_words"]) + self.blocks) + 500)
-        return sources, sink, cycles, compare("result", sink.received, self.results)
+        errors = compare("result", sink.received, self.results)
+        if coverage is not None and final and not errors:
+            self.cover_data(coverage)
+            coverage.check(self.dut._log.info)
+        return sources, sink, cycles, errors
+
+
+_run = {}          # coverage shared by the stalled runs of this module (one simulator process)
 
 
 @cocotb.test()
 async def results_under_random_stalls(dut):
     tb = DotTB(dut)
     seeds = iter(range(tb.params.get("seed", 1), 1000))
-    _, _, _, errors = await tb.check(lambda: random_pauses(next(seeds), 0.3))
+    _run["coverage"] = tb.declare_coverage()
+    _, _, _, errors = await tb.check(lambda: random_pauses(next(seeds), 0.3), _run["coverage"])
     assert not errors, f"{len(errors)} mismatching results: {errors[:4]}"
 
 
@@ -45,7 +85,8 @@ async def results_under_random_stalls(dut):
 async def results_under_burst_stalls(dut):
     tb = DotTB(dut)
     seeds = iter(range(tb.params.get("seed", 1) + 100, 1000))
-    _, _, _, errors = await tb.check(lambda: burst_pauses(next(seeds), 10))
+    coverage = _run.get("coverage") or tb.declare_coverage()       # this test alone: its own points
+    _, _, _, errors = await tb.check(lambda: burst_pauses(next(seeds), 10), coverage, final=True)
     assert not errors, f"{len(errors)} mismatching results: {errors[:4]}"
 
 

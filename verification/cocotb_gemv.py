@@ -9,7 +9,8 @@ import cocotb
 import numpy as np
 
 from verification.cocotb_run import cocotb_params
-from verification.cocotb_streams import Sink, Source, StreamTB, compare, no_pauses, random_pauses
+from verification.cocotb_streams import Sink, Source, StreamTB, compare, handshake_points, no_pauses, random_pauses
+from verification.coverage import Coverage
 
 STREAMS = ("job", "x_words", "x_scales", "w_words", "w_scales")
 
@@ -22,20 +23,36 @@ class GemvTB(StreamTB):
         self.streams = {name: [int(v) for v in data[name]] for name in STREAMS}
         self.results = [int(v) for v in data["results"]]
 
-    async def check(self, pauses):
+    def names(self):
+        return [n for n in STREAMS if n != "x_scales" or not self.params.get("mixed")]
+
+    def declare_coverage(self) -> Coverage:
+        """Handshakes: the bench pauses every stream and the GEMV holds back each data stream
+        (the weights while it loads the vector or a result waits). The traffic is one job, so
+        the job stream has no second beat to hold back."""
+        cov = Coverage("gemv")
+        for name in self.names():
+            cov.declare(*handshake_points(name, ["any"], dut_stalls=name != "job"))
+        cov.declare(*handshake_points("result", ["any"], source=False))
+        return cov
+
+    async def check(self, pauses, coverage: Coverage | None = None):
         await self.reset()
-        names = [n for n in STREAMS if n != "x_scales" or not self.params.get("mixed")]
-        sources = [Source(name, self.streams[name], pauses()) for name in names]
+        sources = [Source(name, self.streams[name], pauses()) for name in self.names()]
         sink = Sink("result", len(self.results), pauses())
+        self.coverage = coverage
         cycles = await self.run(sources, [sink], timeout=20 * len(self.streams["w_words"]) + 2000)
-        return {s.name: s for s in sources}, sink, cycles, compare("result", sink.received, self.results)
+        errors = compare("result", sink.received, self.results)
+        if coverage is not None and not errors:
+            coverage.check(self.dut._log.info)
+        return {s.name: s for s in sources}, sink, cycles, errors
 
 
 @cocotb.test()
 async def gemv_under_random_stalls(dut):
     tb = GemvTB(dut, "stalled")
     seeds = iter(range(21, 1000))
-    _, _, _, errors = await tb.check(lambda: random_pauses(next(seeds), 0.3))
+    _, _, _, errors = await tb.check(lambda: random_pauses(next(seeds), 0.3), tb.declare_coverage())
     assert not errors, f"{len(errors)} mismatching rows: {errors[:4]}"
 
 

@@ -11,7 +11,9 @@ import cocotb
 import numpy as np
 
 from verification.cocotb_run import cocotb_params
-from verification.cocotb_streams import Sink, Source, StreamTB, burst_pauses, compare, no_pauses, random_pauses
+from verification.cocotb_streams import (Sink, Source, StreamTB, burst_pauses, compare, handshake_points, no_pauses,
+                                         random_pauses)
+from verification.coverage import Coverage
 
 
 class QuantizerTB(StreamTB):
@@ -31,20 +33,48 @@ class QuantizerTB(StreamTB):
                     if (got ^ want) >> (j * bits) & mask]
         return (f"scale {got >> self.block_bits:#x} want {want >> self.block_bits:#x}", elements[:4])
 
-    async def check(self, source_pauses, sink_pauses):
+    def beat_state(self, index: int) -> str:
+        per_block = self.params["block"] // self.params["lanes"]
+        position = index % per_block
+        if per_block == 1:
+            return "only beat of a block"
+        return "first beat of a block" if position == 0 else "last beat of a block" if position == per_block - 1 \
+            else "middle beat"
+
+    def declare_coverage(self) -> Coverage:
+        """The points the two stalled runs together must hit. The quantizer takes every beat of
+        a block into its collector and can refuse only the beat that completes a block (while
+        the previous block still waits in the encode stage), so DUT stalls are declared there."""
+        states = sorted({self.beat_state(i) for i in range(self.params["block"] // self.params["lanes"])})
+        closing = [s for s in states if s in ("last beat of a block", "only beat of a block")]
+        cov = Coverage(f"quantizer lanes={self.params['lanes']}")
+        cov.declare(*handshake_points("i", states, dut_stalls=closing), *handshake_points("o", ["any"], source=False),
+                    *self.params["declared"])
+        return cov
+
+    async def check(self, source_pauses, sink_pauses, coverage: Coverage | None = None, final: bool = False):
         await self.reset()
-        source = Source("i", self.beats, source_pauses)
+        source = Source("i", self.beats, source_pauses, state=self.beat_state)
         sink = Sink("o", len(self.blocks), sink_pauses)
+        self.coverage = coverage
         cycles = await self.run([source], [sink], timeout=20 * len(self.beats) + 100)
         errors = compare("block", sink.received, self.blocks, self.describe)
+        if coverage is not None and final and not errors:
+            for point, n in self.params["data_points"].items():      # carried by the traffic
+                coverage.sample(point, n > 0, n)
+            coverage.check(self.dut._log.info)
         return source, sink, cycles, errors
+
+
+_run = {}          # coverage shared by the stalled runs of this module (one simulator process)
 
 
 @cocotb.test()
 async def blocks_under_random_stalls(dut):
     tb = QuantizerTB(dut)
     seed = tb.params.get("seed", 1)
-    _, _, _, errors = await tb.check(random_pauses(seed, 0.3), random_pauses(seed + 1, 0.3))
+    _run["coverage"] = tb.declare_coverage()
+    _, _, _, errors = await tb.check(random_pauses(seed, 0.3), random_pauses(seed + 1, 0.3), _run["coverage"])
     assert not errors, f"{len(errors)} mismatching blocks: {errors[:4]}"
 
 
@@ -52,7 +82,8 @@ async def blocks_under_random_stalls(dut):
 async def blocks_under_burst_stalls(dut):
     tb = QuantizerTB(dut)
     seed = tb.params.get("seed", 1)
-    _, _, _, errors = await tb.check(burst_pauses(seed + 2), burst_pauses(seed + 3, 16))
+    coverage = _run.get("coverage") or tb.declare_coverage()       # this test alone: its own points
+    _, _, _, errors = await tb.check(burst_pauses(seed + 2), burst_pauses(seed + 3, 16), coverage, final=True)
     assert not errors, f"{len(errors)} mismatching blocks: {errors[:4]}"
 
 

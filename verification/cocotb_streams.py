@@ -44,12 +44,18 @@ def burst_pauses(seed: int, longest: int = 8):
             yield stall
 
 
+def _any_state(index: int) -> str:
+    return "any"
+
+
 @dataclass
 class Source:
-    """Beats to push into stream port ``name`` (integers: the raw payload bits)."""
+    """Beats to push into stream port ``name`` (integers: the raw payload bits); ``state(i)``
+    names the state of beat ``i`` for the handshake coverage."""
     name: str
     beats: list
     pauses: object = field(default_factory=no_pauses)
+    state: object = _any_state
     sent: int = 0
     offered: bool = False
     first_cycle: int | None = None
@@ -62,10 +68,12 @@ class Source:
 
 @dataclass
 class Sink:
-    """Collects payloads from stream port ``name``."""
+    """Collects payloads from stream port ``name``; ``state(i)`` names the state of the
+    ``i``-th beat expected, for the handshake coverage."""
     name: str
     expected: int
     pauses: object = field(default_factory=no_pauses)
+    state: object = _any_state
     received: list = field(default_factory=list)
     cycles: list = field(default_factory=list)
 
@@ -81,6 +89,7 @@ class StreamTB:
         self.dut = dut
         self.clk = dut.clk
         self.cycle = 0
+        self.coverage = None            # a verification.coverage.Coverage to count handshakes into
         cocotb.start_soon(Clock(self.clk, period_ns, unit="ns").start())
 
     async def reset(self, cycles: int = 2):
@@ -121,6 +130,8 @@ class StreamTB:
             # Icarus is 4-state: after reset no handshake signal may be X or Z
             ready = {s.name: resolved(self._port(s.name, "ready"), f"{s.name}__ready at cycle {self.cycle}")
                      for s in sources}
+            if self.coverage is not None:
+                self._cover(sources, sinks, ready)
             for s in sources:
                 if s.offered and ready[s.name]:
                     if s.first_cycle is None:
@@ -136,6 +147,33 @@ class StreamTB:
             await FallingEdge(self.clk)
             self.cycle += 1
         return self.cycle - start
+
+
+    def _cover(self, sources, sinks, ready):
+        """Handshake coverage of this cycle (see verification/coverage.py)."""
+        cov = self.coverage
+        for s in sources:
+            if s.done:
+                continue
+            state = s.state(s.sent)
+            cov.sample(f"{s.name}: DUT stalls ({state})", s.offered and not ready[s.name])
+            cov.sample(f"{s.name}: bench pauses ({state})", not s.offered)
+        for k in sinks:
+            if k.done:
+                continue
+            valid = int(self._port(k.name, "valid").value)
+            cov.sample(f"{k.name}: bench stalls ({k.state(len(k.received))})",
+                       valid and not int(self._port(k.name, "ready").value))
+
+
+def handshake_points(stream: str, states, *, source: bool = True, dut_stalls=True) -> list[str]:
+    """The handshake coverage points of a stream in each of its ``states``: a source's bench
+    pauses and (where the DUT can refuse it) DUT stalls; a sink's bench stalls. ``dut_stalls``
+    may be a subset of ``states`` (the states in which the DUT can hold the stream back)."""
+    if not source:
+        return [f"{stream}: bench stalls ({s})" for s in states]
+    stall_states = states if dut_stalls is True else (dut_stalls or [])
+    return [f"{stream}: bench pauses ({s})" for s in states] + [f"{stream}: DUT stalls ({s})" for s in stall_states]
 
 
 def compare(name: str, got: list, want: list, describe=None) -> list:

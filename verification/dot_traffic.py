@@ -132,7 +132,7 @@ def add_mixed(t: DotTraffic, q: mx.Quantized, b: np.ndarray, kind: str = ""):
 
 def mixed_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, seed: int = 0,
                   random_jobs: int = 30, max_blocks: int = 8) -> DotTraffic:
-    """MX weights × FP16/BF16 activations: directed (NaN, Inf × 0, +Inf and -Inf in one block and
+    """MX weights × FP16/BF16 activations: directed (an empty job, NaN, Inf × 0, +Inf and -Inf in one block and
     in different blocks, activation subnormals and maxima, scale extremes, zero blocks) and
     random rows."""
     import ml_dtypes
@@ -154,6 +154,8 @@ def mixed_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, seed: 
         with np.errstate(over="ignore"):
             return np.asarray(x).astype(dtype)
 
+    empty = mx.Quantized(np.zeros((1, 0), np.uint8), np.zeros((1, 0), np.uint8), None, fmt)
+    add_mixed(t, empty, acts(np.zeros((1, 0))), "empty")
     fmax = float(np.finfo(np.float16).max) if activation == "fp16" else float(ml_dtypes.finfo(dtype).max)
     tiny = float(np.finfo(np.float16).smallest_subnormal) if activation == "fp16" else \
         float(ml_dtypes.finfo(dtype).smallest_subnormal)

@@ -19,6 +19,8 @@ class Traffic:
     scales: list = field(default_factory=list)      # scale transfer integers
     beats: list = field(default_factory=list)       # expected lane payload integers
     kinds: list = field(default_factory=list)       # a label per job (coverage, messages)
+    word_states: list = field(default_factory=list)  # per word: "first word of a job" / "later word"
+    data_points: dict = field(default_factory=dict)  # coverage points the traffic carries: hits
 
     @property
     def lanes(self):
@@ -53,8 +55,16 @@ def bitmap_positions(stream, n_words, word_bits):
     return positions
 
 
+def _count(t: Traffic, point: str, n: int = 1):
+    t.data_points[point] = t.data_points.get(point, 0) + n
+
+
+SPECIAL_SCALE_CODES = {"e8m0": (0x00, 0xFE, 0xFF), "ue4m3": (0x00, 0x7E, 0x7F)}
+
+
 def add_job(t: Traffic, rng, count, offset=0, layout="linear", rows=False, compressed=False, zero_share=0.3,
-            damage=None, scales=None, block=32, kind=""):
+            damage=None, scales=None, block=32, kind="", scale_codes=()):
+    """One job; ``scale_codes``: scale codes to use (in order) before random ones."""
     L, W = t.lanes, t.word_bits
     n_words = -(-(offset + count) // L) if count else 0
     words = random_words(rng, n_words, W, zero_share)
@@ -75,6 +85,15 @@ def add_job(t: Traffic, rng, count, offset=0, layout="linear", rows=False, compr
             elif n_words % W:
                 stream[bitmaps[-1]] |= 1 << (n_words % W)       # marks a word past the job's end
     beats = packing.load_job(stream, W, count, offset=offset, layout=layout, rows=rows, compressed=compressed)
+    if compressed and damage is None:
+        for start in range(0, len(words), W):
+            chunk = words[start:start + W]
+            zeros = sum(w == 0 for w in chunk)
+            _count(t, "chunk: all zero" if zeros == len(chunk) else "chunk: none zero" if zeros == 0 else "chunk: mixed")
+    if damage:
+        _count(t, f"damaged stream: {damage}")
+    t.word_states += ["first word of a job"] + ["later word"] * (len(stream) - 1) if stream else []
+    forced = list(scale_codes)
     t.jobs.append(job_payload(count, offset, rows, L))
     t.words += [w | (int(compressed and i == len(stream) - 1) << W) for i, w in enumerate(stream)]
     per_beat = max(1, L // block)
@@ -85,6 +104,11 @@ def add_job(t: Traffic, rng, count, offset=0, layout="linear", rows=False, compr
         if scales:
             if beat[1] and b % group == 0:
                 held = [int(v) for v in rng.integers(0, 256 if scales == "e8m0" else 128, per_beat)]
+                for i in range(per_beat):
+                    if forced:
+                        held[i] = forced.pop(0)
+                    if held[i] in SPECIAL_SCALE_CODES[scales]:
+                        _count(t, f"scale code {held[i]:#04x}")
                 t.scales.append(sum(s << ((8 if scales == "e8m0" else 7) * i) for i, s in enumerate(held)))
             beat_scales = held if held is not None else [0] * per_beat
         t.beats.append(beat_payload(beat, L, beat_scales, 8 if scales == "e8m0" else 7))
@@ -106,8 +130,10 @@ def directed_traffic(word_bits, layout="linear", compressed=False, scales=None, 
         for n in (1, 2, 5):
             for delta in (-1, 0, 1):
                 add_job(t, rng, L * n + delta, **kw)
-        for offset in range(L):
-            add_job(t, rng, int(rng.integers(1, 4 * L)), offset=offset, **kw)
+        for offset in range(L):                  # every start lane; the last element on every lane
+            add_job(t, rng, L * int(rng.integers(0, 3)) + (offset * 5 + 3) % L + 1, offset=offset, **kw)
+        if scales:
+            add_job(t, rng, 4 * max(block, L), scale_codes=SPECIAL_SCALE_CODES[scales] * 2, **kw)
         add_job(t, rng, 3 * L, zero_share=1.0, **kw)
         add_job(t, rng, 3 * L, zero_share=0.0, **kw)
     else:

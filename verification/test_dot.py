@@ -59,7 +59,7 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilato
     save(t, tmp_path / "traffic.npz")
     save(gemv_traffic(fmt, dut.word_bits, rows, k), tmp_path / "gemv.npz")
     params = {"traffic": str(tmp_path / "traffic.npz"), "gemv": str(tmp_path / "gemv.npz"),
-              "report": str(tmp_path / "gemv.json"), "seed": 11}
+              "report": str(tmp_path / "gemv.json"), "seed": 11, "scale_bits": 8 if mx.block_format(fmt).is_mx else 7}
     return run_cocotb(dut, "dot", "verification.cocotb_dot", tmp_path, params=params, testcase=testcase, sim=sim), t
 
 
@@ -247,7 +247,7 @@ def run_gemv(fmt, lanes, rows, k, activations, tmp_path, testcase=None, planted_
     if planted_fault is not None:
         expected[planted_fault] ^= 1
     save_gemv(tmp_path / "full.npz", streams, expected)
-    _, small, small_expected = gemv_streams(fmt, lanes, 5, min(k, 512), activations, seed=9, max_k=k)
+    _, small, small_expected = gemv_streams(fmt, lanes, 12, min(k, 512), activations, seed=9, max_k=k)
     if planted_fault is not None:
         small_expected[planted_fault] ^= 1
     save_gemv(tmp_path / "stalled.npz", small, small_expected)

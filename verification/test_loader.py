@@ -15,8 +15,10 @@ from verification.loader_traffic import Traffic, add_job, directed_traffic, rand
 def traffic(word_bits, layout, compressed, scales=None, block=32, n_random=30, seed=1):
     t = directed_traffic(word_bits, layout, compressed, scales, block, seed=seed)
     r = random_traffic(word_bits, n_random, layout, compressed, scales, block, seed=seed + 1)
-    for k in ("jobs", "words", "scales", "beats", "kinds"):
+    for k in ("jobs", "words", "scales", "beats", "kinds", "word_states"):
         getattr(t, k).extend(getattr(r, k))
+    for point, n in r.data_points.items():
+        t.data_points[point] = t.data_points.get(point, 0) + n
     return t
 
 
@@ -36,7 +38,8 @@ def throughput_traffic(word_bits, layout, compressed, scales=None, block=32, wor
 
 def save(t: Traffic, path):
     np.savez(path, jobs=np.array(t.jobs, dtype=object), words=np.array(t.words, dtype=object),
-             scales=np.array(t.scales, dtype=object), beats=np.array(t.beats, dtype=object))
+             scales=np.array(t.scales, dtype=object), beats=np.array(t.beats, dtype=object),
+             word_states=np.array(t.word_states), data_points=np.array(json.dumps(t.data_points)))
 
 
 CONFIGS = [  # word_bits, layout, compressed, scales, block
@@ -58,8 +61,8 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, n_random=30, 
     save(throughput_traffic(word_bits, layout, compressed, scales, block), tmp_path / "throughput.npz")
     expect_error = int(any(b >> (word_bits // 4 * 5 + 1) & 1 for b in t.beats))
     params = {"traffic": str(tmp_path / "traffic.npz"), "throughput": str(tmp_path / "throughput.npz"),
-              "report": str(tmp_path / "throughput.json"), "lanes": word_bits // 4, "scales": bool(scales),
-              "expect_error": expect_error, "seed": 3}
+              "report": str(tmp_path / "throughput.json"), "lanes": word_bits // 4, "scales": scales,
+              "expect_error": expect_error, "seed": 3, "layout": layout, "compressed": compressed}
     dut = hdl.PackedLoader(word_bits, layout, compressed=compressed, scales=scales, block=block)
     return run_cocotb(dut, "loader", "verification.cocotb_loader", tmp_path, params=params, testcase=testcase,
                       sim=sim)

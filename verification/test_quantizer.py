@@ -82,6 +82,48 @@ def golden_blocks(x, fmt, source, scale_mode, rounding, sr_bits=8, seed=DEFAULT_
     return bits, payloads
 
 
+def coverage_points(x, fmt, source, scale_mode):
+    """Data coverage points the traffic carries (hits per point): rounding ties, saturated
+    elements, special scale codes, NaN / Inf inputs, all-zero blocks."""
+    from golden import analysis
+    block = mx.block_format(fmt)
+    _, values = as_input(x, source)
+    mode = scale_mode or "floor"
+    points = {}
+
+    def count(point, n):
+        points[point] = points.get(point, 0) + int(n)
+    nearest = mx.quantize(values, block, scale_mode=mode, rounding="rne")
+    away = mx.quantize(values, block, scale_mode=mode, rounding="rna")
+    count("rounding tie", (nearest.codes != away.codes).sum())
+    finite = np.isfinite(values.astype(np.float32)).all(axis=1)
+    scheme = "nvfp4" if not block.is_mx else f"mxfp4@{mode}"
+    clipped = analysis.quantize_dequantize(values[finite].astype(np.float32), scheme)[1]
+    count("saturated element", clipped.sum())
+    for code in quantizer_scale_codes(fmt):
+        count(f"scale code {code:#04x}", (nearest.scales == code).sum())
+    count("NaN input", np.isnan(values.astype(np.float32)).any(axis=1).sum())
+    count("Inf input", np.isinf(values.astype(np.float32)).any(axis=1).sum())
+    count("all-zero block", (values == 0).all(axis=1).sum())
+    return points
+
+
+def quantizer_scale_codes(fmt) -> tuple:
+    """The special scale codes a quantizer can produce: MX 0x00 (a block below 2^-127·max) and
+    0xFF (NaN / Inf); 0xFE needs an amax of 2^129, beyond FP32. NVFP4: 0x08 (the 2^-6 clamp
+    floor), 0x7E (448, the largest) and 0x7F (NaN); 0x00 is below the clamp."""
+    return (0x00, 0xFF) if mx.block_format(fmt).is_mx else (0x08, 0x7E, 0x7F)
+
+
+def quantizer_coverage_declared(fmt, scale_mode) -> list:
+    """Data points a configuration must hit: saturation only where its scale can clip."""
+    points = ["rounding tie", "NaN input", "Inf input", "all-zero block"]
+    points += [f"scale code {c:#04x}" for c in quantizer_scale_codes(fmt)]
+    if not mx.block_format(fmt).is_mx or scale_mode in ("floor", "even"):
+        points.append("saturated element")
+    return points
+
+
 def beats_of(bits, lanes, width):
     flat = bits.reshape(-1, lanes)
     return [sum(int(v) << (k * width) for k, v in enumerate(row)) for row in flat]
@@ -108,8 +150,10 @@ def run_bench(config, tmp_path, blocks=2000, planted_fault=None, testcase=None, 
     np.savez(tmp_path / "vectors.npz", beats=np.array(beats_of(bits, lanes, width), dtype=object),
              blocks=np.array(payloads, dtype=object))
     params = {"vectors": str(tmp_path / "vectors.npz"), "report": str(tmp_path / "throughput.json"),
-              "block": block.block, "element_bits": block.element.bits,
-              "block_bits": block.block * block.element.bits, "seed": 7}
+              "block": block.block, "element_bits": block.element.bits, "lanes": lanes,
+              "block_bits": block.block * block.element.bits, "seed": 7,
+              "data_points": coverage_points(x, fmt, source, scale_mode),
+              "declared": quantizer_coverage_declared(fmt, scale_mode)}
     dut = hdl.Quantizer(fmt, input=source, lanes=lanes, scale_mode=scale_mode, rounding=rounding)
     return run_cocotb(dut, "quantizer", "verification.cocotb_quantizer", tmp_path, params=params,
                       testcase=testcase, sim=sim)

@@ -1,0 +1,282 @@
+"""Mutation testing of the RTL sources: how many deliberate bugs do the fast tests catch?
+
+``make mutate`` (``python -m verification.mutate``) enumerates mutants of the hardware-building
+code in ``hdl/`` (every function but constructors, parameter checks and properties), applies
+them one at a time to a scratch copy of the sources, runs the fast tests of the affected unit
+(Amaranth simulator, ``-x``) and reports killed / survived per file, each survivor with its
+diff. Operators (the issue's list):
+
+- ``+`` ↔ ``-``, ``&`` ↔ ``|``; ``==`` ↔ ``!=``, ``<`` ↔ ``<=``, ``>`` ↔ ``>=``;
+- flip the lowest bit of an integer constant;
+- drop an assignment (``x.eq(y)`` → nothing);
+- swap the two data arms of a ``Mux``.
+
+A mutant whose design no longer elaborates counts as killed (the tests fail). Survivors are
+either equivalent mutants, waived with the reason in ``verification/mutation_waivers.txt``
+(one ``<mutant id>  <reason>`` per line), or holes to close with a test. The whole space is
+~1,500 mutants (hours on 2 cores); ``--sample N`` takes N per file, spread evenly and
+reproducibly, which is what ``make mutate`` runs by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WAIVERS = Path(__file__).with_name("mutation_waivers.txt")
+
+# hdl file -> (test files, -k expression): the fast tests that exercise it
+TESTS = {
+    "arith.py": (["test_decoder_sim.py", "test_multiplier.py", "test_mac.py"], "amaranth"),
+    "decoder.py": (["test_decoder_sim.py"], ""),
+    "pipeline.py": (["test_decoder_sim.py", "test_multiplier.py"], "pipeline or pipelined or exhaustive"),
+    "multiplier.py": (["test_multiplier.py", "test_dot.py"], "amaranth or mixed_mode_in"),
+    "mac.py": (["test_mac.py"], "amaranth"),
+    "rounding.py": (["test_multiplier.py", "test_mac.py", "test_scale.py", "test_quantizer.py"], "amaranth"),
+    "scale.py": (["test_scale.py", "test_dot.py"], "amaranth or mixed_mode_in"),
+    "lfsr.py": (["test_lfsr.py"], ""),
+    "quantizer.py": (["test_quantizer.py"], "amaranth"),
+    "zero_words.py": (["test_loader.py"], "amaranth"),
+    "loader.py": (["test_loader.py"], "amaranth or decodes"),
+    "fpadd.py": (["test_dot.py"], "adder_sample"),
+    "dot.py": (["test_dot.py"], "engine_in_amaranth or mixed_mode_in"),
+    "gemv.py": (["test_dot.py"], "gemv_in_amaranth"),
+    "int_multiplier.py": (["test_int_baselines.py"], ""),
+    "int_dot.py": (["test_int_baselines.py"], ""),
+}
+SWAPS = {ast.Add: ("+", "-"), ast.Sub: ("-", "+"), ast.BitAnd: ("&", "|"), ast.BitOr: ("|", "&"),
+         ast.Eq: ("==", "!="), ast.NotEq: ("!=", "=="), ast.Lt: ("<", "<="), ast.LtE: ("<=", "<"),
+         ast.Gt: (">", ">="), ast.GtE: (">=", ">")}
+
+
+@dataclass
+class Mutant:
+    file: str
+    line: int
+    operator: str
+    before: str
+    after: str
+    start: int          # character offsets of the replaced text in the file
+    end: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}:{self.line}:{self.operator}:{self.before.strip()[:40]}->{self.after.strip()[:40]}"
+
+    def apply(self, text: str) -> str:
+        return text[:self.start] + self.after + text[self.end:]
+
+    def diff(self, text: str) -> str:
+        lines = difflib.unified_diff(text.splitlines(), self.apply(text).splitlines(), f"a/hdl/{self.file}",
+                                     f"b/hdl/{self.file}", n=1, lineterm="")
+        return "\n".join(lines)
+
+
+def _offsets(text: str) -> list[int]:
+    starts, pos = [0], 0
+    for line in text.splitlines(keepends=True):
+        pos += len(line)
+        starts.append(pos)
+    return starts
+
+
+def _hardware_functions(tree):
+    """Functions that build hardware: everything but constructors, parameter checks and
+    properties (whose mutants change error handling or Python-side numbers, not the RTL)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name != "__init__" and not node.name.startswith("check") \
+                and not any(isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list):
+            yield node
+
+
+def mutants_of(path: Path) -> list[Mutant]:
+    text = path.read_text()
+    tree = ast.parse(text)
+    line_start = _offsets(text)
+
+    def at(line, col):
+        return line_start[line - 1] + col
+
+    found, seen = [], set()
+
+    def add(node_line, operator, start, end, after):
+        if (start, end, after) in seen or text[start:end] == after:
+            return
+        seen.add((start, end, after))
+        found.append(Mutant(path.name, node_line, operator, text[start:end], after, start, end))
+
+    for function in _hardware_functions(tree):
+        for node in ast.walk(function):
+            if isinstance(node, ast.BinOp) and type(node.op) in SWAPS:
+                a, b = at(node.left.end_lineno, node.left.end_col_offset), at(node.right.lineno, node.right.col_offset)
+                between = text[a:b]
+                old, new = SWAPS[type(node.op)]
+                if between.count(old) == 1 and "(" not in between and ")" not in between:
+                    add(node.lineno, "binop", a, b, between.replace(old, new))
+            elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in SWAPS:
+                a = at(node.left.end_lineno, node.left.end_col_offset)
+                b = at(node.comparators[0].lineno, node.comparators[0].col_offset)
+                between = text[a:b]
+                old, new = SWAPS[type(node.ops[0])]
+                if between.strip() == old:
+                    add(node.lineno, "compare", a, b, between.replace(old, new))
+            elif isinstance(node, ast.Constant) and type(node.value) is int and node.lineno == node.end_lineno:
+                a, b = at(node.lineno, node.col_offset), at(node.end_lineno, node.end_col_offset)
+                if text[a:b].isdigit() or text[a:b].lower().startswith("0x"):
+                    add(node.lineno, "constant", a, b, str(node.value ^ 1))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "eq" \
+                    and len(node.args) == 1:
+                a, b = at(node.lineno, node.col_offset), at(node.end_lineno, node.end_col_offset)
+                add(node.lineno, "drop-eq", a, b, "[]")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Mux" \
+                    and len(node.args) == 3:
+                x, y = node.args[1], node.args[2]
+                xa, xb = at(x.lineno, x.col_offset), at(x.end_lineno, x.end_col_offset)
+                ya, yb = at(y.lineno, y.col_offset), at(y.end_lineno, y.end_col_offset)
+                add(node.lineno, "swap-mux", xa, yb, text[ya:yb] + text[xb:ya] + text[xa:xb])
+    # a drop-eq inside "m.d.x += a.eq(b)" (not a list) must leave a statement: "[]" does
+    return sorted(found, key=lambda mu: (mu.start, mu.operator, mu.after))
+
+
+def sample(mutants: list[Mutant], count: int | None) -> list[Mutant]:
+    if count is None or len(mutants) <= count:
+        return mutants
+    step = len(mutants) / count
+    return [mutants[int(i * step)] for i in range(count)]
+
+
+def load_waivers() -> dict[str, str]:
+    waivers = {}
+    if WAIVERS.exists():
+        for line in WAIVERS.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                mutant_id, _, reason = line.partition("  ")
+                waivers[mutant_id.strip()] = reason.strip()
+    return waivers
+
+
+def _scratch(root: Path, index: int) -> Path:
+    work = root / f"work{index}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name in ("golden", "hdl", "synth", "fp4hw", "verification"):
+        shutil.copytree(REPO / name, work / name, ignore=shutil.ignore_patterns("__pycache__", "samples"))
+    shutil.copy(REPO / "pyproject.toml", work / "pyproject.toml")
+    return work
+
+
+def run_mutant(mutant: Mutant, work: Path, timeout: float) -> dict:
+    files, expression = TESTS[mutant.file]
+    target = work / "hdl" / mutant.file
+    original = (REPO / "hdl" / mutant.file).read_text()
+    target.write_text(mutant.apply(original))
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "-m", "not verilator and not yosys and not full", *[f"verification/{f}" for f in files]]
+    if expression:
+        command += ["-k", expression]
+    env = {**os.environ, "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
+    start = time.monotonic()
+    try:
+        run = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+        outcome = "survived" if run.returncode == 0 else "killed" if run.returncode == 1 else \
+            "no tests" if run.returncode == 5 else "killed"
+        tail = (run.stdout + run.stderr).strip().splitlines()[-1:] or [""]
+    except subprocess.TimeoutExpired:
+        outcome, tail = "killed", [f"timeout after {timeout:.0f} s"]
+    finally:
+        target.write_text(original)
+    return {**asdict(mutant), "id": mutant.id, "outcome": outcome, "seconds": round(time.monotonic() - start, 1),
+            "summary": tail[0][:200]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verification.mutate", description=__doc__.splitlines()[0])
+    parser.add_argument("--files", nargs="+", help="hdl files to mutate (default: every file with tests)")
+    parser.add_argument("--sample", type=int, default=None, help="mutants per file (default: all)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("-o", "--output", default="build/mutate")
+    parser.add_argument("--list", action="store_true", help="only count the mutants")
+    args = parser.parse_args(argv)
+    files = args.files or sorted(TESTS)
+    unknown = [f for f in files if f not in TESTS]
+    if unknown:
+        print(f"mutate: no tests mapped for {', '.join(unknown)} (one of {', '.join(sorted(TESTS))})", file=sys.stderr)
+        return 2
+    chosen = []
+    for name in files:
+        every = mutants_of(REPO / "hdl" / name)
+        picked = sample(every, args.sample)
+        chosen += picked
+        print(f"{name}: {len(every)} mutants, running {len(picked)}", file=sys.stderr)
+    if args.list:
+        return 0
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    works = [_scratch(out, i) for i in range(args.jobs)]
+    free = list(works)
+    results, start = [], time.monotonic()
+
+    def one(mutant):
+        work = free.pop()
+        try:
+            return run_mutant(mutant, work, args.timeout)
+        finally:
+            free.append(work)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for i, result in enumerate(pool.map(one, chosen), 1):
+            results.append(result)
+            print(f"[{i}/{len(chosen)} {time.monotonic() - start:.0f} s] {result['outcome']:8s} {result['id']}",
+                  file=sys.stderr, flush=True)
+    for work in works:
+        shutil.rmtree(work, ignore_errors=True)
+    return report(results, out)
+
+
+def report(results: list[dict], out: Path) -> int:
+    waivers = load_waivers()
+    sources = {f: (REPO / "hdl" / f).read_text() for f in {r["file"] for r in results}}
+    lines = ["# Mutation testing of hdl/", "", "| file | mutants | killed | survived | waived (equivalent) | kill rate |",
+             "|---|---:|---:|---:|---:|---:|"]
+    total = killed = waived = 0
+    for name in sorted(sources):
+        rs = [r for r in results if r["file"] == name]
+        k = sum(r["outcome"] == "killed" for r in rs)
+        w = sum(r["outcome"] != "killed" and r["id"] in waivers for r in rs)
+        total, killed, waived = total + len(rs), killed + k, waived + w
+        rate = 100 * k / max(1, len(rs) - w)
+        lines.append(f"| {name} | {len(rs)} | {k} | {len(rs) - k - w} | {w} | {rate:.1f}% |")
+    rate = 100 * killed / max(1, total - waived)
+    lines += ["", f"**Kill rate {rate:.1f}%** ({killed} of {total - waived} non-equivalent mutants; {waived} waived "
+              f"as equivalent; {100 * killed / max(1, total):.1f}% of all {total}).", ""]
+    survivors = [r for r in results if r["outcome"] != "killed"]
+    if survivors:
+        lines += ["## Survivors", ""]
+        for r in survivors:
+            mutant = Mutant(r["file"], r["line"], r["operator"], r["before"], r["after"], r["start"], r["end"])
+            reason = waivers.get(r["id"])
+            lines += [f"### `{r['id']}`" + (f" (waived: {reason})" if reason else " (NOT WAIVED)"), "", "```diff",
+                      mutant.diff(sources[r["file"]]), "```", ""]
+    text = "\n".join(lines)
+    (out / "report.md").write_text(text + "\n")
+    (out / "results.json").write_text(json.dumps({"kill_rate": rate, "results": results}, indent=1) + "\n")
+    print(text)
+    unwaived = [r for r in survivors if r["id"] not in waivers]
+    return 0 if rate >= 95 and not unwaived else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
