@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.fp4hw-installed
 ORACLES_STAMP := $(VENV)/.fp4hw-oracles
 PYTEST_JOBS ?= auto
 
-.PHONY: all test verify-full oracles bench clean distclean
+.PHONY: all test verify-full mutate oracles bench clean distclean
 
 all: $(STAMP)
 	$(BIN)/fp4hw build -o build
@@ -24,9 +24,15 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS)
 
-# Exhaustive runs that take minutes (e.g. the MAC over all 2^24 inputs per rounding mode).
+# Exhaustive runs that take minutes (e.g. the MAC over all 2^24 inputs per rounding mode) and the
+# long formal proofs (FP8 multipliers against 2^16-entry ROMs, the MAC over 18 addends per format).
 verify-full: $(STAMP)
-	$(BIN)/python -m pytest -m full -s -p no:randomly
+	$(BIN)/python -m pytest -m full -s -p no:randomly -n $(PYTEST_JOBS)
+
+# Mutation testing of hdl/: MUTATE_ARGS="" runs every mutant (~1,500: hours on 2 cores).
+MUTATE_ARGS ?= --sample 12
+mutate: $(STAMP)
+	$(BIN)/python -m verification.mutate $(MUTATE_ARGS)
 
 # Heavy independent oracles (torch CPU + torchao); tests that need them skip without them.
 oracles: $(ORACLES_STAMP)

@@ -3,7 +3,7 @@
 - ``area_by_format.png``: transistors of the scalar units (decoder → FP16, multiplier with
   ``out="fixed"``, MAC) for each element format, beside their golden ROMs and the INT baselines;
 - ``area_per_lane.png``: dot-engine transistors per lane against lanes, one line per format;
-- ``ratios.png``: each dot engine's transistors relative to MXFP8 (E4M3) and to INT8 at the
+- ``ratios.png``: each dot engine's transistors relative to MXFP8 (E4M3) and to INT4 at the
   same lane count.
 
 :func:`write_plots` raises ImportError when matplotlib is missing; the report notes it and goes
@@ -79,7 +79,7 @@ def write_plots(records: list[dict], out_dir: Path) -> list[str]:
         ax.legend(fontsize=8)
         save(fig, "area_per_lane.png")
 
-        references = [(ref, label) for ref, label in (("mxfp8_e4m3", "÷ MXFP8 E4M3"), ("int8", "÷ INT8")) if ref in engines]
+        references = [(ref, label) for ref, label in (("mxfp8_e4m3", "÷ MXFP8 E4M3"), ("int4", "÷ INT4")) if ref in engines]
         if references:
             fig, axes = plt.subplots(1, len(references), figsize=(5 * len(references), 4.2), squeeze=False)
             for ax, (ref, label) in zip(axes[0], references):
