@@ -3,8 +3,9 @@
 ``make mutate`` (``python -m verification.mutate``) enumerates mutants of the hardware-building
 code in ``hdl/`` (every function but constructors, parameter checks and properties), applies
 them one at a time to a scratch copy of the sources, runs the fast tests of the affected unit
-(Amaranth simulator, ``-x``) and reports killed / survived per file, each survivor with its
-diff. Operators (the issue's list):
+(Amaranth simulator, ``-x``), and for a mutant those miss the unit's cocotb benches on Icarus
+Verilog (the generated Verilog against every golden vector), and reports killed / survived per
+file, each survivor with its diff. Operators (the issue's list):
 
 - ``+`` ↔ ``-``, ``&`` ↔ ``|``; ``==`` ↔ ``!=``, ``<`` ↔ ``<=``, ``>`` ↔ ``>=``;
 - flip the lowest bit of an integer constant;
@@ -38,7 +39,8 @@ WAIVERS = Path(__file__).with_name("mutation_waivers.txt")
 
 # hdl file -> (test files, -k expression): the fast tests that exercise it
 TESTS = {
-    "arith.py": (["test_decoder_sim.py", "test_multiplier.py", "test_mac.py"], "amaranth"),
+    "arith.py": (["test_decoder_sim.py", "test_multiplier.py", "test_mac.py", "test_quantizer.py"],
+                 "amaranth and not mxfp8"),
     "decoder.py": (["test_decoder_sim.py"], ""),
     "pipeline.py": (["test_decoder_sim.py", "test_multiplier.py"], "pipeline or pipelined or exhaustive"),
     "multiplier.py": (["test_multiplier.py", "test_dot.py"], "amaranth or mixed_mode_in"),
@@ -54,6 +56,27 @@ TESTS = {
     "gemv.py": (["test_dot.py"], "gemv_in_amaranth"),
     "int_multiplier.py": (["test_int_baselines.py"], ""),
     "int_dot.py": (["test_int_baselines.py"], ""),
+}
+# Second tier, for a mutant the fast tests miss: the unit's cocotb benches on Icarus Verilog
+# (the generated Verilog, every vector; Icarus builds in a second where Verilator needs a minute).
+BENCHES = {
+    "arith.py": (["test_decoder_verilator.py", "test_multiplier.py", "test_quantizer.py"], "icarus and not planted"),
+    "decoder.py": (["test_decoder_verilator.py"], "icarus and not planted"),
+    "pipeline.py": (["test_decoder_verilator.py"], "icarus and not planted"),
+    "multiplier.py": (["test_multiplier.py", "test_dot.py"], "icarus and (multiplier or mixed_mode)"),
+    "mac.py": (["test_mac.py"], "icarus and not planted"),
+    "rounding.py": (["test_multiplier.py", "test_mac.py", "test_scale.py", "test_quantizer.py"],
+                    "icarus and not planted"),
+    "scale.py": (["test_scale.py", "test_dot.py"], "icarus and (scale_apply or mixed_mode) and not planted"),
+    "quantizer.py": (["test_quantizer.py"], "icarus and stream"),
+    "zero_words.py": (["test_loader.py"], "icarus and streams"),
+    "loader.py": (["test_loader.py"], "icarus and streams"),
+    "fpadd.py": (["test_dot.py"], "icarus and adder"),
+    "dot.py": (["test_dot.py"], "icarus and (engine_on or mixed_mode)"),
+    "gemv.py": (["test_dot.py"], "icarus and gemv_on"),
+    "int_multiplier.py": (["test_int_baselines.py"], ""),
+    "int_dot.py": (["test_int_baselines.py"], ""),
+    "lfsr.py": (["test_quantizer.py"], "icarus and stream"),
 }
 SWAPS = {ast.Add: ("+", "-"), ast.Sub: ("-", "+"), ast.BitAnd: ("&", "|"), ast.BitOr: ("|", "&"),
          ast.Eq: ("==", "!="), ast.NotEq: ("!=", "=="), ast.Lt: ("<", "<="), ast.LtE: ("<=", "<"),
@@ -177,27 +200,51 @@ def _scratch(root: Path, index: int) -> Path:
     return work
 
 
-def run_mutant(mutant: Mutant, work: Path, timeout: float) -> dict:
-    files, expression = TESTS[mutant.file]
+def _command(name: str, tier: int = 1) -> list[str]:
+    files, expression = (TESTS if tier == 1 else BENCHES)[name]
+    marks = "not verilator and not yosys and not full" if tier == 1 else "not full"
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "-m", marks, *[f"verification/{f}" for f in files]]
+    return command + (["-k", expression] if expression else [])
+
+
+def baseline(name: str, work: Path, timeout: float) -> float:
+    """Run a file's tests on the unmutated sources: they must pass (else every mutant would
+    look killed). Returns the seconds they take."""
+    start = time.monotonic()
+    run = subprocess.run(_command(name), cwd=work, env={**os.environ, "PYTHONPATH": str(work)},
+                         capture_output=True, text=True, timeout=timeout)
+    if run.returncode != 0:
+        raise SystemExit(f"mutate: the tests of {name} fail without any mutation:\n{run.stdout[-2000:]}")
+    return time.monotonic() - start
+
+
+def run_mutant(mutant: Mutant, work: Path, timeout: float, benches: bool = True) -> dict:
+    """Kill ``mutant`` with the fast tests, then (if it survives them) with the unit's Icarus
+    benches; the outcome says which tier killed it."""
     target = work / "hdl" / mutant.file
     original = (REPO / "hdl" / mutant.file).read_text()
     target.write_text(mutant.apply(original))
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-               "-m", "not verilator and not yosys and not full", *[f"verification/{f}" for f in files]]
-    if expression:
-        command += ["-k", expression]
-    env = {**os.environ, "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1",
+           "FP4HW_SIM_BUILD": str(work / "sim")}
     start = time.monotonic()
+    outcome, tail, tier = "survived", [""], 0
     try:
-        run = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
-        outcome = "survived" if run.returncode == 0 else "killed" if run.returncode == 1 else \
-            "no tests" if run.returncode == 5 else "killed"
-        tail = (run.stdout + run.stderr).strip().splitlines()[-1:] or [""]
-    except subprocess.TimeoutExpired:
-        outcome, tail = "killed", [f"timeout after {timeout:.0f} s"]
+        for tier in ((1, 2) if benches else (1,)):
+            try:
+                run = subprocess.run(_command(mutant.file, tier), cwd=work, env=env, capture_output=True, text=True,
+                                     timeout=timeout * (1 if tier == 1 else 4))
+                tail = (run.stdout + run.stderr).strip().splitlines()[-1:] or [""]
+                if run.returncode not in (0, 5):
+                    outcome = "killed"
+                    break
+            except subprocess.TimeoutExpired:
+                outcome, tail = "killed", [f"timeout after {timeout:.0f} s"]
+                break
     finally:
         target.write_text(original)
-    return {**asdict(mutant), "id": mutant.id, "outcome": outcome, "seconds": round(time.monotonic() - start, 1),
+    return {**asdict(mutant), "id": mutant.id, "outcome": outcome, "killed_by": "" if outcome != "killed" else
+            ("fast tests" if tier == 1 else "Icarus benches"), "seconds": round(time.monotonic() - start, 1),
             "summary": tail[0][:200]}
 
 
@@ -206,9 +253,12 @@ def main(argv=None) -> int:
     parser.add_argument("--files", nargs="+", help="hdl files to mutate (default: every file with tests)")
     parser.add_argument("--sample", type=int, default=None, help="mutants per file (default: all)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="seconds per mutant at most (default 600; also at most 60 s + 5 × the unmutated run)")
     parser.add_argument("-o", "--output", default="build/mutate")
     parser.add_argument("--list", action="store_true", help="only count the mutants")
+    parser.add_argument("--fast-only", action="store_true", help="no second tier (the Icarus benches)")
+    parser.add_argument("--only", help="a results.json: run again only the mutants that survived there")
     args = parser.parse_args(argv)
     files = args.files or sorted(TESTS)
     unknown = [f for f in files if f not in TESTS]
@@ -216,23 +266,33 @@ def main(argv=None) -> int:
         print(f"mutate: no tests mapped for {', '.join(unknown)} (one of {', '.join(sorted(TESTS))})", file=sys.stderr)
         return 2
     chosen = []
+    again = None
+    if args.only:
+        again = {r["id"] for r in json.loads(Path(args.only).read_text())["results"] if r["outcome"] != "killed"}
     for name in files:
         every = mutants_of(REPO / "hdl" / name)
         picked = sample(every, args.sample)
+        if again is not None:
+            picked = [mu for mu in picked if mu.id in again]
         chosen += picked
         print(f"{name}: {len(every)} mutants, running {len(picked)}", file=sys.stderr)
+    files = [f for f in files if any(mu.file == f for mu in chosen)]
     if args.list:
         return 0
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     works = [_scratch(out, i) for i in range(args.jobs)]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        timings = dict(zip(files, pool.map(lambda f: baseline(f, works[files.index(f) % len(works)], args.timeout),
+                                           files)))
+    print("unmutated tests pass: " + ", ".join(f"{f} {t:.0f} s" for f, t in timings.items()), file=sys.stderr)
     free = list(works)
     results, start = [], time.monotonic()
 
     def one(mutant):
         work = free.pop()
-        try:
-            return run_mutant(mutant, work, args.timeout)
+        try:   # a mutant that loops forever (an adder tree that never shrinks) is killed by the timeout
+            return run_mutant(mutant, work, min(args.timeout, 60 + 5 * timings[mutant.file]), not args.fast_only)
         finally:
             free.append(work)
 
@@ -243,14 +303,18 @@ def main(argv=None) -> int:
                   file=sys.stderr, flush=True)
     for work in works:
         shutil.rmtree(work, ignore_errors=True)
+    if args.only:                      # the earlier run's results with these mutants' new outcomes
+        rerun = {r["id"]: r for r in results}
+        earlier = json.loads(Path(args.only).read_text())["results"]
+        results = [rerun.get(r["id"], r) for r in earlier]
     return report(results, out)
 
 
 def report(results: list[dict], out: Path) -> int:
     waivers = load_waivers()
     sources = {f: (REPO / "hdl" / f).read_text() for f in {r["file"] for r in results}}
-    lines = ["# Mutation testing of hdl/", "", "| file | mutants | killed | survived | waived (equivalent) | kill rate |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["# Mutation testing of hdl/", "", "| file | mutants | killed | of which by the Icarus benches | survived | "
+             "waived (equivalent) | kill rate |", "|---|---:|---:|---:|---:|---:|---:|"]
     total = killed = waived = 0
     for name in sorted(sources):
         rs = [r for r in results if r["file"] == name]
@@ -258,7 +322,8 @@ def report(results: list[dict], out: Path) -> int:
         w = sum(r["outcome"] != "killed" and r["id"] in waivers for r in rs)
         total, killed, waived = total + len(rs), killed + k, waived + w
         rate = 100 * k / max(1, len(rs) - w)
-        lines.append(f"| {name} | {len(rs)} | {k} | {len(rs) - k - w} | {w} | {rate:.1f}% |")
+        by_bench = sum(r.get("killed_by") == "Icarus benches" for r in rs)
+        lines.append(f"| {name} | {len(rs)} | {k} | {by_bench} | {len(rs) - k - w} | {w} | {rate:.1f}% |")
     rate = 100 * killed / max(1, total - waived)
     lines += ["", f"**Kill rate {rate:.1f}%** ({killed} of {total - waived} non-equivalent mutants; {waived} waived "
               f"as equivalent; {100 * killed / max(1, total):.1f}% of all {total}).", ""]

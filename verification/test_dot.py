@@ -214,11 +214,22 @@ def simulate_gemv(dut, streams, expected, stall, seed=3):
 
 @pytest.mark.parametrize("fmt, lanes, rows, k, activations", [
     ("mxfp4", 32, 6, 256, None), ("mxfp4", 8, 3, 96, None), ("nvfp4", 16, 4, 64, None),
-    ("mxfp4", 16, 4, 128, "fp16"), ("mxfp4", 32, 2, 0, None), ("mxfp8_e4m3", 8, 2, 64, None)])
+    ("mxfp4", 16, 4, 128, "fp16"), ("mxfp4", 32, 2, 0, None), ("mxfp8_e4m3", 8, 2, 64, None),
+    ("mxfp4", 32, 3, 32, None)])                       # a one-word vector
 def test_gemv_in_amaranth_simulator(fmt, lanes, rows, k, activations):
     dut, streams, expected = gemv_streams(fmt, lanes, rows, k, activations)
     got = simulate_gemv(dut, streams, expected, stall=0.2)
     assert got == expected
+
+
+def test_gemv_jobs_back_to_back_in_amaranth_simulator():
+    """Two GEMV jobs in a row (different shapes): the replay of the first vector must stop at
+    its last row, and the second job must start clean (mutation testing found no test for it)."""
+    dut, first, want_first = gemv_streams("mxfp4", 8, 3, 96, seed=6, max_k=128)
+    _, second, want_second = gemv_streams("mxfp4", 8, 2, 64, seed=7, max_k=128)
+    streams = {name: first[name] + second[name] for name in first}
+    got = simulate_gemv(dut, streams, want_first + want_second, stall=0.2)
+    assert got == want_first + want_second
 
 
 def save_gemv(path, streams, expected):
