@@ -95,11 +95,11 @@ def _fake_records():
 
 def test_readme_headline_block_is_rewritten_from_records(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{report.HEADLINE_BEGIN}\nold\n{report.HEADLINE_END}\n\ntail\n")
+    readme.write_text(f"# x\n\n{report.HEADLINE_BEGIN}\nSTALE-TABLE\n{report.HEADLINE_END}\n\ntail\n")
     records = _fake_records()
     assert report.update_readme(readme, records)
     text = readme.read_text()
-    assert text.startswith("# x\n") and text.endswith("tail\n") and "old" not in text
+    assert text.startswith("# x\n") and text.endswith("tail\n") and "STALE-TABLE" not in text
     assert report.readme_headline(text) == report.headline_table(records)
     assert not report.update_readme(readme, records[1:])          # a headline point missing: untouched
     assert report.readme_headline(readme.read_text()) == report.headline_table(records)
