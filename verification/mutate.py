@@ -219,7 +219,7 @@ def baseline(name: str, work: Path, timeout: float) -> float:
     return time.monotonic() - start
 
 
-def run_mutant(mutant: Mutant, work: Path, timeout: float, benches: bool = True) -> dict:
+def run_mutant(mutant: Mutant, work: Path, timeout: float, benches: bool = True, tiers=(1, 2)) -> dict:
     """Kill ``mutant`` with the fast tests, then (if it survives them) with the unit's Icarus
     benches; the outcome says which tier killed it."""
     target = work / "hdl" / mutant.file
@@ -230,7 +230,7 @@ def run_mutant(mutant: Mutant, work: Path, timeout: float, benches: bool = True)
     start = time.monotonic()
     outcome, tail, tier = "survived", [""], 0
     try:
-        for tier in ((1, 2) if benches else (1,)):
+        for tier in (tiers if benches else (1,)):
             try:
                 run = subprocess.run(_command(mutant.file, tier), cwd=work, env=env, capture_output=True, text=True,
                                      timeout=timeout * (1 if tier == 1 else 4))
@@ -259,6 +259,8 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="only count the mutants")
     parser.add_argument("--fast-only", action="store_true", help="no second tier (the Icarus benches)")
     parser.add_argument("--only", help="a results.json: run again only the mutants that survived there")
+    parser.add_argument("--benches-only", action="store_true",
+                        help="with --only: skip the fast tests the survivors already passed")
     args = parser.parse_args(argv)
     files = args.files or sorted(TESTS)
     unknown = [f for f in files if f not in TESTS]
@@ -292,7 +294,8 @@ def main(argv=None) -> int:
     def one(mutant):
         work = free.pop()
         try:   # a mutant that loops forever (an adder tree that never shrinks) is killed by the timeout
-            return run_mutant(mutant, work, min(args.timeout, 60 + 5 * timings[mutant.file]), not args.fast_only)
+            return run_mutant(mutant, work, min(args.timeout, 60 + 5 * timings[mutant.file]), not args.fast_only,
+                              (2,) if args.benches_only else (1, 2))
         finally:
             free.append(work)
 

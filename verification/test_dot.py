@@ -222,7 +222,7 @@ def test_gemv_in_amaranth_simulator(fmt, lanes, rows, k, activations):
     assert got == expected
 
 
-def test_gemv_jobs_back_to_back_in_amaranth_simulator():
+def test_gemv_in_amaranth_simulator_jobs_back_to_back():
     """Two GEMV jobs in a row (different shapes): the replay of the first vector must stop at
     its last row, and the second job must start clean (mutation testing found no test for it)."""
     dut, first, want_first = gemv_streams("mxfp4", 8, 3, 96, seed=6, max_k=128)

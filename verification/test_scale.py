@@ -192,3 +192,25 @@ def test_golden_scale_value_against_numpy_casts(source):
     oracle = np.where(np.isnan(oracle) | (scale == 255), np.float32(np.nan), oracle)
     want = np.where(np.isnan(oracle), np.uint32(0x7FC00000), oracle.view(np.uint32))
     assert (mx.scale_value(bits, scale, source) == want).all()
+
+
+def test_scale_apply_mixed_mode_exact_zero_in_amaranth_simulator():
+    """An exact zero block sum in mixed mode is +0 (golden.mx.dot's block value), never -0:
+    mutation testing found the dot engine hides a -0 block (+0 + -0 = +0) and nothing tested
+    the unit's own port."""
+    dut = hdl.ScaleApply("mxfp4", mode="mixed", input="fp16")
+    seen = []
+
+    async def bench(ctx):
+        for total in (0, 1, -1):
+            ctx.set(dut.total, total)
+            ctx.set(dut.scale, 127)
+            ctx.set(dut.special, 0)
+            await ctx.delay(1e-9)
+            seen.append(ctx.get(dut.result.as_value()))
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen[0] == 0x00000000
+    assert seen[1] >> 31 == 0 and seen[2] >> 31 == 1 and seen[1] & 0x7FFFFFFF == seen[2] & 0x7FFFFFFF != 0
