@@ -9,40 +9,17 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from golden import analysis, packing
 
+from .progress import Progress
+
 BLOCK_SCHEMES = ["mxfp4", "mxfp4@ceil", "mxfp4@even", "mxfp4@rceil", "mx_e1m2", "mx_e3m0", "nvfp4", "nvfp4_2level",
                  "mxfp8_e4m3", "mxfp8_e5m2", "int4_b32", "int8_b32"]
 TENSOR_SCHEMES = ["e2m1", "e1m2", "e3m0", "e4m3", "e5m2", "int4", "int8"]
-
-
-class Bar:
-    """A progress bar on stderr for long runs (one line per step when not a terminal)."""
-
-    def __init__(self, total: int, label: str, stream="stderr"):
-        stream = sys.stderr if stream == "stderr" else stream          # resolved now, not at import
-        self._total, self._done, self._label, self._stream = total, 0, label, stream
-        self._tty = stream is not None and hasattr(stream, "isatty") and stream.isatty()
-        self._start = time.monotonic()
-
-    def step(self, what: str) -> None:
-        self._done += 1
-        if self._stream is None:
-            return
-        if self._tty:
-            filled = int(30 * self._done / self._total)
-            self._stream.write(f"\r{self._label} [{'#' * filled}{'.' * (30 - filled)}] {self._done}/{self._total} "
-                               f"{time.monotonic() - self._start:.0f} s {what[:40]}\033[K")
-            if self._done == self._total:
-                self._stream.write("\n")
-        elif self._done == self._total or self._done % max(1, self._total // 10) == 0:
-            self._stream.write(f"{self._label}: {self._done}/{self._total} ({time.monotonic() - self._start:.0f} s)\n")
-        self._stream.flush()
 
 
 def runs(schemes, calibrations):
@@ -62,7 +39,8 @@ def analyze_tensors(tensors: dict, schemes=None, calibrations=analysis.CALIBRATI
                     progress="stderr") -> dict:
     """Metrics of every (tensor, scheme, calibration) and a rounding study per tensor."""
     pairs = runs(schemes or BLOCK_SCHEMES + TENSOR_SCHEMES, calibrations)
-    bar = Bar(len(tensors) * (len(pairs) + 1), "analyze", progress)
+    total = len(tensors) * (len(pairs) + 1)
+    bar = Progress(total, "analyze", progress, every=max(1, total // 10))
     results = {"rows": [], "rounding": {}}
     for tname, x in tensors.items():
         flat = x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x.reshape(1, -1)
@@ -169,7 +147,7 @@ def _ratio_verdict(measured: float, claimed: float, tolerance: float = 0.25) -> 
 
 def claims(seed: int = 0, progress="stderr") -> str:
     """docs/claims.md: each claim of the seed beside our measurement and a verdict."""
-    bar = Bar(5, "claims", progress)
+    bar = Progress(5, "claims", progress)
     shape = (256, 1024)
     conv = analysis.synthetic("relu_sparse", shape, seed)
     weights = analysis.synthetic("normal", shape, seed + 1)

@@ -30,6 +30,7 @@ import numpy as np
 import golden
 import golden.arith
 import hdl
+from fp4hw.progress import Progress
 from fp4hw.toolchain import ToolMissing
 
 from .nextpnr import HX8K_LOGIC_CELLS, fmax
@@ -397,32 +398,6 @@ def write_report(records: list[dict], out_dir: Path, *, command: str = "fp4hw bu
     return written
 
 
-class Progress:
-    """A one-line progress bar on a terminal, one line per finished point otherwise."""
-
-    def __init__(self, total: int, stream="stderr"):
-        stream = sys.stderr if stream == "stderr" else stream          # resolved now, not at import
-        self._total, self._done, self._stream = total, 0, stream
-        self._tty = hasattr(stream, "isatty") and stream.isatty()
-        self._lock = threading.Lock()
-        self._start = time.monotonic()
-
-    def finished(self, record: dict, seconds: float) -> None:
-        with self._lock:
-            self._done += 1
-            status = "cached" if record.get("cached") else "FAILED" if "error" in record else f"{seconds:.0f} s"
-            elapsed = time.monotonic() - self._start
-            if self._tty:
-                filled = int(30 * self._done / self._total)
-                self._stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self._done}/{self._total} "
-                                   f"{elapsed:.0f} s  {record['name'][:40]}: {status}\033[K")
-                if self._done == self._total:
-                    self._stream.write("\n")
-            else:
-                self._stream.write(f"[{self._done}/{self._total} {elapsed:.0f} s] {record['name']}: {status}\n")
-            self._stream.flush()
-
-
 def _expected_cost(unit: str, params: dict) -> float:
     """A rough rank of a point's synthesis time (only the order of the work depends on it)."""
     lanes = params.get("lanes", 1)
@@ -442,13 +417,15 @@ def sweep(points, out_dir: Path | str = "build", *, jobs: int | None = None, cac
     jobs = jobs or os.cpu_count() or 1
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r} must be a positive integer")
-    bar = Progress(len(points), progress) if progress else None
+    bar = Progress(len(points), stream=progress) if progress else None
 
     def one(point):
         start = time.monotonic()
         record = run_point(*point, out_dir, cache_dir, timeout=timeout)
         if bar:
-            bar.finished(record, time.monotonic() - start)
+            status = "cached" if record.get("cached") else "FAILED" if "error" in record else \
+                f"{time.monotonic() - start:.0f} s"
+            bar.step(f"{record['name']}: {status}")
         return record
 
     # the big engines first, so no core idles at the end waiting for one of them

@@ -239,7 +239,7 @@ def test_cli_analyze_writes_tables_and_plots(tmp_path, capsys):
     np.save(tmp_path / "w.npy", np.random.default_rng(4).standard_normal((4, 64)).astype(np.float32))
     assert main(["analyze", "--tensor", "normal", str(tmp_path / "w.npy"), "--schemes", "mxfp4", "int8", "e2m1",
                  "--rows", "4", "--cols", "64", "-o", str(tmp_path / "a")]) == 0
-    assert "analyze: 24/24" in capsys.readouterr().err                     # progress on long runs
+    assert "analyze: [24/24" in capsys.readouterr().err                     # progress on long runs
     text = (tmp_path / "a" / "analysis.md").read_text()
     assert "## normal" in text and "## w.npy" in text and "| e2m1 | p99.9 |" in text
     data = json.loads((tmp_path / "a" / "analysis.json").read_text())
