@@ -173,6 +173,23 @@ def mixed_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, seed: 
     add_mixed(t, weights(4, 3, [[254] * 3, [0] * 3, [0, 254, 127], [120, 20, 240]]),
               acts(rng.standard_normal((4, 3 * n)) * 1000), "scale extremes")
     add_mixed(t, weights(1, 2, [[127, 127]]), acts(np.zeros((1, 2 * n))), "zero activations")
+    if fmt.element.has_inf:                                 # weights that are ±Inf (E5M2)
+        q = weights(4, 1)
+        b = rng.standard_normal((4, n))
+        q.codes[:, 3] = fmt.element.inf_code                # +Inf weight
+        b[0, 3] = 0.0                                       # Inf × +0: NaN
+        b[1, 3] = -0.0                                      # Inf × -0: NaN
+        b[2, 3] = tiny                                      # Inf × the smallest subnormal: +Inf
+        b[3, 3] = -fmax                                     # Inf × -max: -Inf
+        q.codes[3, 7] = fmt.element.inf_code | 1 << (fmt.element.bits - 1)
+        b[3, 7] = -tiny                                     # -Inf × -tiny: +Inf, so +Inf and -Inf: NaN
+        add_mixed(t, q, acts(b), "Inf weights")
+        q = weights(2, 1)
+        q.codes[:, 5] = fmt.element.inf_code | 1 << (fmt.element.bits - 1)
+        b = rng.standard_normal((2, n))
+        b[0, 5] = tiny                                      # -Inf × tiny: -Inf
+        b[1, :] = 0.0                                       # -Inf × 0 (and finite × 0): NaN
+        add_mixed(t, q, acts(b), "Inf weights")
     for j in range(random_jobs):
         blocks = int(rng.integers(1, max_blocks + 1))
         x = distribution(rng, ["normal", "heavy", "relu", "uniform"][j % 4], (1, blocks * n))

@@ -151,6 +151,9 @@ def directed_traffic(word_bits, layout="linear", compressed=False, scales=None, 
             add_job(t, rng, count if damage != "bitmap" else L * (word_bits + 3), damage=damage,
                     zero_share=0.5, **kw)
             add_job(t, rng, 2 * L + 3 if layout == "linear" else L * L, **kw)   # a clean job right after
+        if layout == "linear":          # over-long jobs whose flagged last beat is a flush of the last word
+            for offset in (1, L // 2, L - 1):
+                add_job(t, rng, 2 * L + 1, offset=offset, damage="overlong", zero_share=0.5, **kw)
     return t
 
 

@@ -259,6 +259,8 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="only count the mutants")
     parser.add_argument("--fast-only", action="store_true", help="no second tier (the Icarus benches)")
     parser.add_argument("--only", help="a results.json: run again only the mutants that survived there")
+    parser.add_argument("--unwaived", action="store_true",
+                        help="with --only: only the survivors that have no waiver")
     parser.add_argument("--benches-only", action="store_true",
                         help="with --only: skip the fast tests the survivors already passed")
     args = parser.parse_args(argv)
@@ -270,7 +272,9 @@ def main(argv=None) -> int:
     chosen = []
     again = None
     if args.only:
-        again = {r["id"] for r in json.loads(Path(args.only).read_text())["results"] if r["outcome"] != "killed"}
+        waived = load_waivers() if args.unwaived else {}
+        again = {r["id"] for r in json.loads(Path(args.only).read_text())["results"]
+                 if r["outcome"] != "killed" and r["id"] not in waived}
     for name in files:
         every = mutants_of(REPO / "hdl" / name)
         picked = sample(every, args.sample)

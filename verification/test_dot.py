@@ -118,11 +118,15 @@ def test_dot_engine_in_amaranth_simulator(fmt, lanes):
     assert len(got) == len(t.results) and not bad, bad[:4]
 
 
-@pytest.mark.parametrize("activation, lanes", [("fp16", 32), ("fp16", 8), ("bf16", 16)])
-def test_mixed_mode_in_amaranth_simulator(activation, lanes):
+@pytest.mark.parametrize("fmt, activation, lanes", [("mxfp4", "fp16", 32), ("mxfp4", "fp16", 8),
+                                                     ("mxfp4", "bf16", 16), ("mxfp8_e5m2", "fp16", 8),
+                                                     ("mxfp8_e5m2", "bf16", 8)])
+def test_mixed_mode_in_amaranth_simulator(fmt, activation, lanes):
+    """MXFP8 E5M2 weights bring ±Inf elements: Inf × ±0 is NaN, Inf × the smallest subnormal
+    activation is Inf."""
     from verification.dot_traffic import mixed_traffic
-    dut = hdl.DotEngine("mxfp4", lanes, activations=activation)
-    t = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, random_jobs=10)
+    dut = hdl.DotEngine(fmt, lanes, activations=activation)
+    t = mixed_traffic(fmt, activation, dut.word_bits, dut.b_word_bits, random_jobs=10)
     got = simulate(dut, t, stall=0.25)
     bad = [(i, t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]
     assert len(got) == len(t.results) and not bad, bad[:4]
