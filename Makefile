@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS)
 
 # Exhaustive runs that take minutes (e.g. the MAC over all 2^24 inputs per rounding mode) and the
-# long formal proofs (FP8 multipliers against 2^16-entry ROMs, the MAC over 18 addends per format).
+# long formal proofs (FP8 and INT8 multipliers over all 2^16 pairs, the MAC over 18 addends per format).
 verify-full: $(STAMP)
 	$(BIN)/python -m pytest -m full -s -p no:randomly -n $(PYTEST_JOBS)
 

@@ -70,15 +70,26 @@ def prove_equivalent(gold: str, gold_top: str, gate: str, gate_top: str, *, time
     """Yosys SAT proof that two combinational modules with the same ports are equivalent
     (``miter -equiv`` + ``sat -verify -prove-asserts``); the gate netlist may use the unit-gate
     cells. True if proven, False if SAT finds a counterexample."""
+    return prove_all_equivalent([(gold, gate)], gold_top, gate_top, timeout=timeout)
+
+
+def prove_all_equivalent(pairs: list[tuple[str, str]], gold_top: str, gate_top: str, *,
+                         timeout: float = 600) -> bool:
+    """:func:`prove_equivalent` for each ``(gold, gate)`` pair, all in one Yosys process (one
+    design at a time); True if every pair is proven."""
     from .yosys import SynthError
-    commands = ["read_liberty unit_gates.lib", "read_verilog gold.v", "read_verilog gate.v", "proc", "memory",
-                "flatten", "opt_clean", f"miter -equiv -flatten -make_assert {gold_top} {gate_top} miter",
-                "hierarchy -top miter", "tee -o sat.txt sat -verify -prove-asserts -show-inputs miter"]
+    files = {"unit_gates.lib": LIBRARY.read_text()}
+    commands = []
+    for i, (gold, gate) in enumerate(pairs):
+        files[f"gold{i}.v"], files[f"gate{i}.v"] = gold, gate
+        commands += ["design -reset", "read_liberty unit_gates.lib", f"read_verilog gold{i}.v",
+                     f"read_verilog gate{i}.v", "proc", "memory", "flatten", "opt_clean",
+                     f"miter -equiv -flatten -make_assert {gold_top} {gate_top} miter", "hierarchy -top miter",
+                     "tee -a sat.txt sat -verify -prove-asserts -show-inputs miter"]
     try:
-        out = run_yosys({"gold.v": gold, "gate.v": gate, "unit_gates.lib": LIBRARY.read_text()},
-                        commands, timeout=timeout, label="equivalence")
+        out = run_yosys(files, commands, timeout=timeout, label="equivalence")
     except SynthError as error:
         if "proof did fail" in str(error):
             return False
         raise
-    return "SUCCESS" in out["sat.txt"]
+    return out["sat.txt"].count("SUCCESS!") == len(pairs)

@@ -43,3 +43,19 @@ def test_case_lists_cover_every_scalar_unit():
     assert names == {"decoder_case", "multiplier_case", "int_multiplier_case", "mac_case", "scale_case"}
     for cases in (formal.QUICK, formal.FULL):
         assert np.unique([formal.case_id(s) for s in cases]).size == len(cases)
+
+
+@pytest.mark.yosys
+def test_proof_split_by_operand_catches_a_planted_fault():
+    """The 2^16-entry spaces are proven as 256 proofs, one per value of ``a``: a wrong entry in
+    one slice fails the proof of that slice, and the slices tie ``a`` to the right value."""
+    from golden import integer
+    import hdl
+    a, b = formal._pairs(8)
+    table = integer.mul(a, b, 8)
+    table[3 * 256 + 77] += 1                                   # a = 3, b = 77
+    case = formal._split_by_a("planted", hdl.to_verilog(hdl.IntMultiplier("int8"), "unit"), 8,
+                              [("product", 16, table)])
+    assert len(case.parts) == 256 and case.entries == 1 << 16
+    assert formal.Case("a=2", "", "", 256, case.parts[2:3]).prove()
+    assert not formal.Case("a=2,3", "", "", 512, case.parts[2:4]).prove()
