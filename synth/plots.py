@@ -16,7 +16,8 @@ from pathlib import Path
 
 
 def _ok(records, unit):
-    return [r for r in records if r["unit"] == unit and "error" not in r and r.get("transistors")]
+    return [r for r in records if r["unit"] == unit and "error" not in r and r.get("transistors")
+            and "alumacc" not in r["params"]]            # flow-comparison points are not design points
 
 
 def write_plots(records: list[dict], out_dir: Path) -> list[str]:

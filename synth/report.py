@@ -35,7 +35,7 @@ from fp4hw.toolchain import ToolMissing
 
 from .nextpnr import HX8K_LOGIC_CELLS, fmax
 from .unit_gates import rom_verilog, unit_gate_script, unit_gates
-from .yosys import SynthError, generic_script, ice40_script, synthesize
+from .yosys import SynthError, generic_flow, generic_script, ice40_script, synthesize
 
 FP4 = ("e2m1", "e1m2", "e3m0")
 ELEMENTS = FP4 + ("e4m3", "e5m2")
@@ -72,10 +72,14 @@ def _sweep() -> list[tuple[str, dict]]:
             if fmt == "nvfp4" and lanes > 16:
                 continue
             points.append(("dot", {"fmt": fmt, "lanes": lanes}))
-    # The INT dot baseline at 8 lanes only: its 8 × 8-bit (and 16-lane 4-bit) multiplier arrays
-    # keep Yosys's ABC (the WebAssembly build) busy past the 900 s timeout (measured: INT4 at
-    # 16 lanes still in ABC's first mapping after 10 minutes; INT8 at 8 lanes timed out).
-    points.append(("int_dot", {"fmt": "int4", "lanes": 8}))
+    for lanes in (8, 16, 32):                                # INT baselines of the same lanes
+        for fmt in ("int4", "int8"):
+            points.append(("int_dot", {"fmt": fmt, "lanes": lanes}))
+    # The generic flow the other way round (``alumacc``, NO_ALUMACC_UNITS), where it finishes: how
+    # much the flow choice moves a dot engine's count.
+    points += [("int_dot", {"fmt": "int4", "lanes": 8, "alumacc": True}),
+               ("dot", {"fmt": "mxfp4", "lanes": 8, "alumacc": False}),
+               ("dot", {"fmt": "mxfp4", "lanes": 32, "alumacc": False})]
     return points
 
 
@@ -109,9 +113,21 @@ HEADLINE = [
     ("dot_mxfp8_e4m3_lanes32", "MXFP8 (E4M3) dot engine, 32 lanes"),
     ("dot_mxfp4_lanes8", "MXFP4 dot engine, 8 lanes"),
     ("int_dot_int4_lanes8", "INT4 dot engine, 8 lanes (baseline)"),
+    ("int_dot_int4_lanes32", "INT4 dot engine, 32 lanes (baseline)"),
 ]
 HEADLINE_BEGIN = "<!-- report:headline:begin -->"
 HEADLINE_END = "<!-- report:headline:end -->"
+
+# Units synthesized with `synth -flatten -noalumacc` in the generic flow (synth/yosys.py): with
+# alumacc, the INT dot engines' sum of products is one $macc that ABC does not map within the
+# timeout. A point's ``"alumacc"`` parameter overrides this (the flow-comparison points of the
+# sweep; the report's § footnote gives both counts).
+NO_ALUMACC_UNITS = {"int_dot"}
+
+
+def flow_comparison(params: dict) -> bool:
+    """A point that runs a unit under the other generic flow (not a design point of its own)."""
+    return "alumacc" in params
 
 SCALAR_UNITS = {"decoder", "decoder_rom", "multiplier", "multiplier_rom", "int_multiplier", "mac"}
 # Sequential units placed and routed for Fmax (and any point with output stages).
@@ -126,6 +142,8 @@ def point_name(unit: str, params: dict) -> str:
     def part(k, v):
         if v is True:
             return k
+        if k == "alumacc":
+            return "alumacc" if v else "noalumacc"
         if k in ("lanes", "stages"):
             return f"{k}{v}"
         return f"w{v}" if k == "word_bits" else str(v)
@@ -149,8 +167,8 @@ def with_fmax(unit: str, params: dict) -> bool:
     return unit in FMAX_UNITS or bool(params.get("stages"))
 
 
-def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False) -> str:
-    script = "\n".join(generic_script(top) + ice40_script(top) + (unit_gate_script(top) if unit_gates else [])
+def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False, alumacc: bool = True) -> str:
+    script = "\n".join(generic_script(top, alumacc) + ice40_script(top) + (unit_gate_script(top) if unit_gates else [])
                        + (["nextpnr-ice40 --hx8k --package ct256 --seed 1 (harness)"] if with_fmax else []))
     return hashlib.sha256((verilog + "\0" + script).encode()).hexdigest()[:24]
 
@@ -170,7 +188,8 @@ def point_verilog(unit: str, params: dict, name: str) -> str:
         out = golden.ieee_format(params.get("out", "fp16"))
         table = fmt.to_ieee(np.arange(1 << fmt.bits), out.name.lower())
         return rom_verilog(name, [("code", fmt.bits)], ("value", out.bits), table)
-    return hdl.to_verilog(hdl.build_unit(unit, **params), name)
+    design = {k: v for k, v in params.items() if k != "alumacc"}
+    return hdl.to_verilog(hdl.build_unit(unit, **design), name)
 
 
 def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = None, *,
@@ -187,13 +206,15 @@ def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = N
     (out_dir / "verilog").mkdir(parents=True, exist_ok=True)
     (out_dir / "verilog" / f"{name}.v").write_text(verilog)
     gates, timed = with_unit_gates(unit, params), with_fmax(unit, params)
-    cache = cache_dir / f"{_cache_key(verilog, name, gates, timed)}.json"
+    alumacc = params.get("alumacc", unit not in NO_ALUMACC_UNITS)
+    record["generic_flow"] = generic_flow(alumacc)
+    cache = cache_dir / f"{_cache_key(verilog, name, gates, timed, alumacc)}.json"
     if cache.exists():
         record.update(json.loads(cache.read_text()), cached=True)
         return record
     start = time.monotonic()
     try:
-        metrics = synthesize(verilog, name, timeout=timeout)
+        metrics = synthesize(verilog, name, timeout=timeout, alumacc=alumacc)
         if gates:
             counted = unit_gates(verilog, name, timeout=timeout)
             metrics.update(unit_gates=counted["unit_gates"], unit_cells=counted["unit_cells"])
@@ -224,6 +245,8 @@ def _cell(r: dict, key: str) -> str:
     value = r.get(key, "")
     if key == "transistors" and r.get("transistors_exclude_ffs"):
         value = f"{value}+"
+    if key == "transistors" and r.get("generic_flow", generic_flow()) != generic_flow():
+        value = f"{value}§"
     if key == "ice40_lut4" and r.get("ice40_flow", "synth_ice40") != "synth_ice40":
         value = f"{value}†"
     if key == "fmax_mhz" and "fmax_error" in r:
@@ -252,6 +275,20 @@ def footnotes(records: list[dict]) -> str:
     if any(r.get("ice40_flow", "synth_ice40") != "synth_ice40" for r in records if "error" not in r):
         lines += ["† `synth_ice40 -noabc`: abc9 crashed on this design (an assertion in ABC's `&verify`), "
                   "so Yosys's built-in LUT mapping was used; expect fewer LUTs from abc9.", ""]
+    if any(r.get("generic_flow", generic_flow()) != generic_flow() for r in records if "error" not in r):
+        by_name = _by_name(records)
+        pairs = []
+        for r in records:
+            if flow_comparison(r["params"]) and "error" not in r:
+                twin = by_name.get(point_name(r["unit"], {k: v for k, v in r["params"].items() if k != "alumacc"}))
+                if twin and "error" not in twin:
+                    pairs.append(f"`{twin['name']}` {twin['transistors']:,} (`{twin['generic_flow']}`) vs "
+                                 f"{r['transistors']:,} (`{r['generic_flow']}`)")
+        lines += ["§ generic flow `synth -flatten -noalumacc`: with `alumacc` the INT dot engines' sum of "
+                  "products becomes one `$macc` that ABC does not map within the timeout (INT4 × 16 lanes: over "
+                  "10 minutes), so they are synthesized without the merge; the FP units keep `alumacc`. "
+                  "Both flows on the same design, transistors: " + ("; ".join(pairs) or "not in this sweep")
+                  + ".", ""]
     return "\n".join(lines)
 
 
@@ -262,7 +299,7 @@ def _fmt_of(r):
 def engine_table(records: list[dict]) -> str:
     """Dot engines per MAC lane, with area relative to MXFP8 (E4M3) and INT4 at equal lanes."""
     engines = {(_fmt_of(r), r["params"]["lanes"]): r for r in records
-               if r["unit"] in ("dot", "int_dot") and "error" not in r}
+               if r["unit"] in ("dot", "int_dot") and "error" not in r and not flow_comparison(r["params"])}
     if not engines:
         return ""
     lines = ["## Dot engines per MAC lane, FP4 against FP8 and INT", "",
@@ -353,7 +390,8 @@ def tool_versions() -> dict:
 
 
 METHOD = """Generic gates: `synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; stat -tech cmos` (transistors
-with `+` exclude flip-flops, which have no CMOS estimate); depth: `ltp -noff` levels between
+with `+` exclude flip-flops, which have no CMOS estimate; `§`: `synth -flatten -noalumacc`, see the
+footnote); depth: `ltp -noff` levels between
 registers and ports; iCE40: `synth_ice40` (LUT4 / carry / DFF); unit gates: {AND2, OR2, XOR2,
 NOT1} of area 1 with the abc script of public FP4-multiplier records, for scalar points; Fmax:
 nextpnr-ice40 on an HX8K (ct256, seed 1) with the unit inside a register harness

