@@ -32,13 +32,18 @@ def test_int_multiplier_exhaustive(fmt, lanes):
     dut = hdl.IntMultiplier(fmt, lanes=lanes)
     pairs = np.arange(1 << (2 * bits)).reshape(-1, lanes)            # every (a, b) once
 
-    def apply(ctx, row):
-        for lane, v in enumerate(pairs[row]):
-            ctx.set(dut.a[lane], int(v) >> bits)
-            ctx.set(dut.b[lane], int(v) & ((1 << bits) - 1))
+    def packed(values, width):                                      # lane i at bits [i*width, (i+1)*width)
+        return sum((int(v) & ((1 << width) - 1)) << (i * width) for i, v in enumerate(values))
+
+    def apply(ctx, row):                                            # whole ports: two sets per row
+        ctx.set(dut.a.as_value(), packed(pairs[row] >> bits, bits))
+        ctx.set(dut.b.as_value(), packed(pairs[row] & ((1 << bits) - 1), bits))
 
     def read(ctx, row):
-        return [ctx.get(dut.product[lane]) for lane in range(lanes)]
+        raw = ctx.get(dut.product.as_value())
+        width = 2 * bits
+        return [((raw >> (i * width)) & ((1 << width) - 1)) - (((raw >> (i * width + width - 1)) & 1) << width)
+                for i in range(lanes)]
 
     def expected(row):
         return integer.mul(pairs[row] >> bits, pairs[row] & ((1 << bits) - 1), bits).tolist()
