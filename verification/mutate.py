@@ -261,6 +261,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="a results.json: run again only the mutants that survived there")
     parser.add_argument("--unwaived", action="store_true",
                         help="with --only: only the survivors that have no waiver")
+    parser.add_argument("--skip", help="a results.json: run only the mutants it does not hold, and report "
+                                       "them together with its results (a wider --sample after a narrower one)")
     parser.add_argument("--benches-only", action="store_true",
                         help="with --only: skip the fast tests the survivors already passed")
     args = parser.parse_args(argv)
@@ -275,11 +277,13 @@ def main(argv=None) -> int:
         waived = load_waivers() if args.unwaived else {}
         again = {r["id"] for r in json.loads(Path(args.only).read_text())["results"]
                  if r["outcome"] != "killed" and r["id"] not in waived}
+    done = json.loads(Path(args.skip).read_text())["results"] if args.skip else []
     for name in files:
         every = mutants_of(REPO / "hdl" / name)
         picked = sample(every, args.sample)
         if again is not None:
             picked = [mu for mu in picked if mu.id in again]
+        picked = [mu for mu in picked if mu.id not in {r["id"] for r in done}]
         chosen += picked
         print(f"{name}: {len(every)} mutants, running {len(picked)}", file=sys.stderr)
     files = [f for f in files if any(mu.file == f for mu in chosen)]
@@ -314,7 +318,7 @@ def main(argv=None) -> int:
         rerun = {r["id"]: r for r in results}
         earlier = json.loads(Path(args.only).read_text())["results"]
         results = [rerun.get(r["id"], r) for r in earlier]
-    return report(results, out)
+    return report(done + results, out)
 
 
 def report(results: list[dict], out: Path) -> int:

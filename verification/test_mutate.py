@@ -1,0 +1,56 @@
+"""The mutation-testing tool itself (verification/mutate.py): the issue's operators are generated
+where hardware is built (not in parameter checks), every mutant still parses, samples nest, and the
+report's kill rate, waivers and exit status."""
+
+import ast
+import json
+
+from verification import mutate
+
+SOURCE = '''from amaranth.hdl import Mux
+
+
+def build(m, a, b, c):
+    m.d.comb += c.eq(Mux(a == b, a + 1, b & 3))
+
+
+def check_width(n):
+    return n + 1 < 8
+'''
+
+
+def test_mutants_are_the_issue_operators_where_hardware_is_built(tmp_path):
+    path = tmp_path / "unit.py"
+    path.write_text(SOURCE)
+    mutants = mutate.mutants_of(path)
+    assert sorted((mu.operator, mu.before.strip(), mu.after.strip()) for mu in mutants) == sorted([
+        ("compare", "==", "!="), ("binop", "+", "-"), ("binop", "&", "|"), ("constant", "1", "0"),
+        ("constant", "3", "2"), ("drop-eq", "c.eq(Mux(a == b, a + 1, b & 3))", "[]"),
+        ("swap-mux", "a + 1, b & 3", "b & 3, a + 1")])
+    assert all(mu.line == 5 for mu in mutants)                       # nothing from check_width
+    for mu in mutants:
+        ast.parse(mu.apply(SOURCE))
+
+
+def test_a_wider_sample_holds_the_narrower_one():
+    mutants = mutate.mutants_of(mutate.REPO / "hdl" / "loader.py")
+    narrow = {mu.id for mu in mutate.sample(mutants, 12)}
+    wide = {mu.id for mu in mutate.sample(mutants, 24)}
+    assert len(narrow) == 12 and len(wide) == 24 and narrow <= wide
+
+
+def test_report_counts_waivers_and_fails_on_an_unwaived_survivor(tmp_path, monkeypatch):
+    first, second, third = mutate.mutants_of(mutate.REPO / "hdl" / "lfsr.py")[:3]
+
+    def result(mu, outcome):
+        return {**{k: getattr(mu, k) for k in ("file", "line", "operator", "before", "after", "start", "end")},
+                "id": mu.id, "outcome": outcome}
+    monkeypatch.setattr(mutate, "load_waivers", lambda: {second.id: "planted reason"})
+    results = [result(first, "killed"), result(second, "survived"), result(third, "survived")]
+    assert mutate.report(results, tmp_path) == 1                      # third has no waiver
+    text = (tmp_path / "report.md").read_text()
+    assert "**Kill rate 50.0%** (1 of 2 non-equivalent mutants; 1 waived" in text
+    assert "(waived: planted reason)" in text and f"### `{third.id}` (NOT WAIVED)" in text
+    results[2]["outcome"] = "killed"
+    assert mutate.report(results, tmp_path) == 0
+    assert json.loads((tmp_path / "results.json").read_text())["kill_rate"] == 100.0
