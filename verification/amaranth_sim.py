@@ -53,18 +53,29 @@ def run_streams(dut, sources: dict, sink, count: int, *, stall: float = 0.0, see
                 cycles: int = 100_000) -> list:
     """Push each ``{port: payload integers}`` source into ``dut`` and take ``count`` payloads
     (raw integers) from the ``sink`` port, every side stalling with probability ``stall``
-    (reproducible by ``seed``). Stops after ``cycles`` clock cycles if the count never comes."""
+    (reproducible by ``seed``). Stops after ``cycles`` clock cycles if the count never comes.
+    While a source's ``valid`` is low its payload is random bits (all ones first: e.g. the NaN
+    scale code), so a unit that reads a payload it was not offered fails."""
     import random
 
     rng = random.Random(seed)
     got = []
 
     def source(port, items):
+        raw = port.payload.as_value() if hasattr(port.payload, "as_value") else port.payload
+        width = len(raw)
+
+        def garbage(ctx, first=False):
+            ctx.set(raw, (1 << width) - 1 if first else rng.getrandbits(width))
+
         async def put(ctx):
+            garbage(ctx, first=True)
             for item in items:
                 while rng.random() < stall:
                     await ctx.tick()
+                    garbage(ctx)
                 await stream_put(ctx, port, int(item))
+                garbage(ctx, first=rng.random() < 0.5)
         return put
 
     async def drain(ctx):

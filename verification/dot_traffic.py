@@ -94,6 +94,11 @@ def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_b
     add_dot(t, quantized(x, rows_a), quantized(y, rows_b), bits, "scale extremes")
     nan = 0xFF if fmt.is_mx else 0x7F
     add_dot(t, quantized(x[:2], [[nan, 127, 127], [127, 127, nan]]), quantized(y[:2]), bits, "NaN scales")
+    for side in (0, 1):     # an empty job passes while the next job's NaN scale is offered: not its scale
+        add_dot(t, empty, empty, bits, "empty job, NaN scale offered")
+        qa, qb = quantized(x[:1]), quantized(y[:1])
+        (qa if side == 0 else qb).scales[0, 0] = nan
+        add_dot(t, qa, qb, bits, "NaN scales")
     add_dot(t, quantized(x[:3, :n]), quantized(y[:3, :n]), bits, "one block")
     if fmt.element.has_nan or fmt.element.has_inf:
         qa = quantized(x[:2])
@@ -173,6 +178,10 @@ def mixed_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, seed: 
     add_mixed(t, weights(4, 3, [[254] * 3, [0] * 3, [0, 254, 127], [120, 20, 240]]),
               acts(rng.standard_normal((4, 3 * n)) * 1000), "scale extremes")
     add_mixed(t, weights(1, 2, [[127, 127]]), acts(np.zeros((1, 2 * n))), "zero activations")
+    q = weights(2, 1, [[127], [127]])                       # the widest block sums: ±max × max in every lane
+    q.codes[0, :] = fmt.element.max_code
+    q.codes[1, :] = fmt.element.max_code | 1 << (fmt.element.bits - 1)
+    add_mixed(t, q, acts(np.full((2, n), fmax)), "largest block sums")
     if fmt.element.has_inf:                                 # weights that are ±Inf (E5M2)
         q = weights(4, 1)
         b = rng.standard_normal((4, n))

@@ -39,8 +39,8 @@ WAIVERS = Path(__file__).with_name("mutation_waivers.txt")
 
 # hdl file -> (test files, -k expression): the fast tests that exercise it
 TESTS = {
-    "arith.py": (["test_decoder_sim.py", "test_multiplier.py", "test_mac.py", "test_quantizer.py"],
-                 "amaranth and not mxfp8"),
+    "arith.py": (["test_hdl_arith.py", "test_decoder_sim.py", "test_multiplier.py", "test_mac.py", "test_quantizer.py"],
+                 "hdl_arith or (amaranth and not mxfp8)"),
     "decoder.py": (["test_decoder_sim.py"], ""),
     "pipeline.py": (["test_decoder_sim.py", "test_multiplier.py"], "pipeline or pipelined or exhaustive"),
     "multiplier.py": (["test_multiplier.py", "test_dot.py"], "amaranth or mixed_mode_in"),

@@ -1,0 +1,102 @@
+"""hdl/arith.py on its own, in the Amaranth simulator: the shared arithmetic every unit reuses
+(leading-zero count, normalize, max tree, element fields and specials) against plain Python and
+the golden formats, over every input where the space is small, including the cases no unit
+reaches today (odd operand counts of the max tree, unsigned formats' sign)."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Elaboratable, Module, Signal
+
+import golden
+from hdl.arith import element_fields, element_specials, leading_zeros, max_tree, normalize
+from verification.amaranth_sim import run_vectors
+
+
+class Comb(Elaboratable):
+    """``outputs = build(inputs)`` combinationally: ``inputs`` widths in, ``outputs`` widths out."""
+
+    def __init__(self, inputs: list[int], outputs: list[int], build):
+        self.i = [Signal(w, name=f"i{k}") for k, w in enumerate(inputs)]
+        self.o = [Signal(w, name=f"o{k}") for k, w in enumerate(outputs)]
+        self._build = build
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [o.eq(v) for o, v in zip(self.o, self._build(*self.i))]
+        return m
+
+
+def check(dut, vectors, expected):
+    def apply(ctx, v):
+        for s, x in zip(dut.i, v):
+            ctx.set(s, int(x))
+
+    def read(ctx, v):
+        return tuple(int(ctx.get(o)) for o in dut.o)
+    return run_vectors(dut, vectors, apply=apply, read=read, expected=lambda v: tuple(expected(v)))
+
+
+@pytest.mark.parametrize("width", range(1, 10))
+def test_leading_zeros_and_normalize_every_value(width):
+    dut = Comb([width], [5, width], lambda v: [leading_zeros(v), normalize(v)[0]])
+
+    def expected(v):
+        lz = width - int(v[0]).bit_length()
+        return lz, (int(v[0]) << lz) & ((1 << width) - 1)
+    assert check(dut, [(v,) for v in range(1 << width)], expected) == []
+
+
+def test_leading_zeros_of_the_low_bits_only():
+    dut = Comb([8], [4], lambda v: [leading_zeros(v, 5)])
+    assert check(dut, [(v,) for v in range(256)], lambda v: [5 - (v[0] & 31).bit_length()]) == []
+
+
+@pytest.mark.parametrize("count", range(1, 8))
+def test_max_tree_of_any_number_of_values(count):
+    rng = np.random.default_rng(count)
+    vectors = [tuple(row) for row in rng.integers(0, 16, (200, count))]
+    for position in range(count):                     # the largest value at every position, alone
+        row = [1] * count
+        row[position] = 15
+        vectors.append(tuple(row))
+    dut = Comb([4] * count, [4], lambda *values: [max_tree(list(values))])
+    assert check(dut, vectors, lambda v: [max(v)]) == []
+
+
+def test_shared_arithmetic_rejects_empty_inputs():
+    with pytest.raises(ValueError, match="width"):
+        leading_zeros(Signal(4), 0)
+    with pytest.raises(ValueError, match="at least one"):
+        max_tree([])
+
+
+@pytest.mark.parametrize("fmt", [golden.E2M1, golden.E1M2, golden.E3M0, golden.E4M3, golden.E5M2, golden.UE4M3],
+                         ids=lambda f: f.name)
+def test_element_fields_and_specials_every_code(fmt):
+    """``|value| = significand << shift`` in units of ``min_subnormal`` for every finite code,
+    the sign bit (0 for unsigned formats), and NaN/Inf flags as golden decodes them."""
+    def build(code):
+        sign, significand, shift = element_fields(code, fmt)
+        nan, inf = element_specials(code, fmt)
+        return [sign, significand, shift, nan, inf]
+    dut = Comb([fmt.bits], [1, fmt.mbits + 1, fmt.ebits, 1, 1], build)
+
+    def expected(v):
+        value = float(fmt.values[v[0]])
+        nan, inf = np.isnan(value), np.isinf(value)
+        sign = (v[0] >> (fmt.bits - 1)) & 1 if fmt.signed else 0
+        if nan or inf:                                   # fields of a special code are not defined
+            return None
+        return sign, abs(value) / fmt.min_subnormal, nan, inf
+
+    def apply(ctx, v):
+        ctx.set(dut.i[0], v[0])
+
+    def read(ctx, v):
+        sign, significand, shift, nan, inf = (int(ctx.get(o)) for o in dut.o)
+        value = float(fmt.values[v[0]])
+        if np.isnan(value) or np.isinf(value):
+            return None if (nan, inf) == (int(np.isnan(value)), int(np.isinf(value))) else ("flags", nan, inf)
+        return sign, significand << shift, nan, inf
+    codes = [(c,) for c in range(1 << fmt.bits)]
+    assert run_vectors(dut, codes, apply=apply, read=read, expected=expected) == []
