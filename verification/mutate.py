@@ -271,13 +271,26 @@ def main(argv=None) -> int:
     if unknown:
         print(f"mutate: no tests mapped for {', '.join(unknown)} (one of {', '.join(sorted(TESTS))})", file=sys.stderr)
         return 2
+    if (args.unwaived or args.benches_only) and not args.only:
+        print("mutate: --unwaived and --benches-only need --only RESULTS.json", file=sys.stderr)
+        return 2
+    earlier = {}
+    for option in ("only", "skip"):
+        path = getattr(args, option)
+        if path:
+            try:
+                earlier[option] = json.loads(Path(path).read_text())["results"]
+                for r in earlier[option]:
+                    r["id"], r["outcome"]                  # every record names its mutant and outcome
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                print(f"mutate: --{option} {path}: not a results.json of this tool ({error})", file=sys.stderr)
+                return 2
     chosen = []
     again = None
     if args.only:
         waived = load_waivers() if args.unwaived else {}
-        again = {r["id"] for r in json.loads(Path(args.only).read_text())["results"]
-                 if r["outcome"] != "killed" and r["id"] not in waived}
-    done = json.loads(Path(args.skip).read_text())["results"] if args.skip else []
+        again = {r["id"] for r in earlier["only"] if r["outcome"] != "killed" and r["id"] not in waived}
+    done = earlier.get("skip", [])
     for name in files:
         every = mutants_of(REPO / "hdl" / name)
         picked = sample(every, args.sample)
@@ -316,8 +329,7 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     if args.only:                      # the earlier run's results with these mutants' new outcomes
         rerun = {r["id"]: r for r in results}
-        earlier = json.loads(Path(args.only).read_text())["results"]
-        results = [rerun.get(r["id"], r) for r in earlier]
+        results = [rerun.get(r["id"], r) for r in earlier["only"]]
     return report(done + results, out)
 
 

@@ -54,3 +54,16 @@ def test_report_counts_waivers_and_fails_on_an_unwaived_survivor(tmp_path, monke
     results[2]["outcome"] = "killed"
     assert mutate.report(results, tmp_path) == 0
     assert json.loads((tmp_path / "results.json").read_text())["kill_rate"] == 100.0
+
+
+def test_bad_result_files_and_options_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "junk.json").write_text("{not json")
+    (tmp_path / "other.json").write_text('{"results": [{"file": "x"}]}')
+    assert mutate.main(["--only", str(tmp_path / "missing.json"), "-o", str(tmp_path / "out")]) == 2
+    assert mutate.main(["--skip", str(tmp_path / "junk.json"), "-o", str(tmp_path / "out")]) == 2
+    assert mutate.main(["--only", str(tmp_path / "other.json"), "-o", str(tmp_path / "out")]) == 2
+    assert mutate.main(["--unwaived", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("mutate: ") for line in err)
+    assert "--only" in err[0] and "--skip" in err[1] and "--unwaived" in err[3]
+    assert not (tmp_path / "out").exists()
