@@ -9,6 +9,7 @@ import hdl
 from golden import integer
 from verification.amaranth_sim import run_streams, run_vectors
 from verification.dot_traffic import memory_words
+from verification.cocotb_vectors import pack_lanes
 
 
 def test_golden_integer_against_python():
@@ -32,12 +33,12 @@ def test_int_multiplier_exhaustive(fmt, lanes):
     dut = hdl.IntMultiplier(fmt, lanes=lanes)
     pairs = np.arange(1 << (2 * bits)).reshape(-1, lanes)            # every (a, b) once
 
-    def packed(values, width):                                      # lane i at bits [i*width, (i+1)*width)
-        return sum((int(v) & ((1 << width) - 1)) << (i * width) for i, v in enumerate(values))
+    a_words = pack_lanes(pairs.reshape(-1) >> bits, bits, lanes)    # whole ports: two sets per row
+    b_words = pack_lanes(pairs.reshape(-1) & ((1 << bits) - 1), bits, lanes)
 
-    def apply(ctx, row):                                            # whole ports: two sets per row
-        ctx.set(dut.a.as_value(), packed(pairs[row] >> bits, bits))
-        ctx.set(dut.b.as_value(), packed(pairs[row] & ((1 << bits) - 1), bits))
+    def apply(ctx, row):
+        ctx.set(dut.a.as_value(), a_words[row])
+        ctx.set(dut.b.as_value(), b_words[row])
 
     def read(ctx, row):
         raw = ctx.get(dut.product.as_value())
