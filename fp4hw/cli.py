@@ -11,20 +11,25 @@
                   [--schemes ...] [--rows R --cols C] [-o build/analysis]
     fp4hw claims  [-o docs/claims.md]
 
-Bad arguments or parameters print one line on stderr and exit with status 2; an output file is
-written whole or not at all.
+    fp4hw --version
+
+What the CLI promises (README "On bad input and interruption"):
+- a bad argument, parameter or input file prints one line on stderr naming it and exits with
+  status 2, never a traceback; a tool failure (Yosys, nextpnr) exits 1 with one line;
+- an output is written whole or not at all: files are written beside the target and renamed into
+  place, folders built beside the target and moved in; ``-o`` onto a symbolic link, device, FIFO
+  or socket is refused; ``quantize -o DIR`` replaces DIR only when it holds exactly an earlier
+  export; Ctrl-C (exit 130) leaves the previous output or nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from .toolchain import ToolMissing
+from . import __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,8 +50,8 @@ _integer.__name__ = "integer"
 
 
 def _add_unit_options(p):
-    import hdl
-    p.add_argument("unit", help=f"one of {', '.join(hdl.UNITS)}")
+    import synth
+    p.add_argument("unit", help=f"one of {', '.join(synth.UNITS)}")
     p.add_argument("--fmt", help="element format: e2m1 (default), e1m2, e3m0, e4m3, e5m2; for scale_apply and "
                                  "quantizer a block format: mxfp4 (default), nvfp4, mxfp8_e4m3, mxfp8_e5m2")
     p.add_argument("--out", help="output form (decoder: fp16, bf16, fp32; multiplier: fixed, fp16, bf16, fp32)")
@@ -72,20 +77,25 @@ def _add_unit_options(p):
 
 def _parser() -> _Parser:
     parser = _Parser(prog="fp4hw", description="FP4 arithmetic hardware generator")
+    parser.add_argument("--version", action="version", version=f"fp4hw {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("verilog", help="write a unit's Verilog")
+    p.set_defaults(run=_verilog)
     _add_unit_options(p)
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     p = sub.add_parser("synth", help="synthesize a unit with Yosys and print its area")
+    p.set_defaults(run=_synth)
     _add_unit_options(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--lib", choices=["generic", "unit-gates"], default="generic",
                    help="generic: Yosys generic gates + iCE40 (default); unit-gates: the {AND2, OR2, "
                         "XOR2, NOT1} library of public FP4-multiplier records")
     p = sub.add_parser("build", help="the main job: Verilog and area report of the default units")
+    p.set_defaults(run=_build)
     p.add_argument("-o", "--output", default="build", help="output folder (default: build)")
     p.add_argument("--jobs", type=int, help="parallel Yosys runs (default: the number of cores)")
     p = sub.add_parser("report", help="the full design-space area report (every unit, format and baseline)")
+    p.set_defaults(run=_report)
     p.add_argument("-o", "--output", default="build/report", help="output folder (default: build/report)")
     p.add_argument("--units", nargs="+", metavar="UNIT", help="only these units of the sweep (default: all)")
     p.add_argument("--jobs", type=int, help="parallel Yosys runs (default: the number of cores)")
@@ -94,19 +104,22 @@ def _parser() -> _Parser:
     p.add_argument("--no-readme", action="store_true",
                    help="do not rewrite the headline block of ./README.md")
     p = sub.add_parser("quantize", help="a tensor file → packed codes + scales (.npy and $readmemh hex)")
+    p.set_defaults(run=_quantize)
     p.add_argument("input", help=".npy or .safetensors file")
     p.add_argument("--tensor", help="the tensor's name in a .safetensors file")
     p.add_argument("--format", default="mxfp4", help="mxfp4 (default), nvfp4, mxfp8_e4m3, mxfp8_e5m2")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--word-bits", dest="word_bits", type=int, default=32, help="memory word width (default 32)")
     p.add_argument("--layout", default="linear", help="linear (default) or diagonal")
-    p.add_argument("--scale-mode", dest="scale_mode", default="floor", help="MX: floor (default), ceil, even, rceil")
+    p.add_argument("--scale-mode", dest="scale_mode", help="MX: floor (default), ceil, even, rceil")
     p.add_argument("--rounding", default="rne", help="rne (default), rtz, rna, stochastic")
     p.add_argument("--two-level", dest="two_level", action="store_true", help="nvfp4: add the FP32 per-tensor scale")
     p = sub.add_parser("dequantize", help="an export folder → float32 .npy")
+    p.set_defaults(run=_dequantize)
     p.add_argument("input", help="folder written by fp4hw quantize")
     p.add_argument("-o", "--output", required=True, help="output .npy file")
     p = sub.add_parser("analyze", help="quantization error of FP4 / FP8 / INT schemes on tensors")
+    p.set_defaults(run=_analyze)
     p.add_argument("--tensor", nargs="+", help="synthetic distributions (normal, laplace, student_t, uniform, "
                                                "relu_sparse; default all) or .npy / .safetensors files")
     p.add_argument("--name", help="the tensor's name inside a .safetensors file")
@@ -116,184 +129,202 @@ def _parser() -> _Parser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default="build/analysis", help="output folder (default build/analysis)")
     p = sub.add_parser("claims", help="regenerate docs/claims.md: the seed's claims against measurements")
+    p.set_defaults(run=_claims)
     p.add_argument("-o", "--output", default="docs/claims.md", help="output file (default docs/claims.md)")
     p.add_argument("--seed", type=int, default=0)
     return parser
 
 
 def _component(args):
-    import hdl
+    import synth
     params = {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
                                             "input", "scale_mode", "sr_bits", "seed", "word_bits", "layout",
                                             "compressed", "scales", "block", "decode", "activations", "max_k")}
-    component = hdl.build_unit(args.unit, **params)
-    name = hdl.units.check_module_name(args.name or args.unit)
+    name = synth.check_module_name(args.unit if args.name is None else args.name)
+    component = synth.build_unit(args.unit, **params)
     return component, name
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise ValueError(f"-o {path}: folder {path.parent} does not exist")
-    if path.is_dir():
-        raise ValueError(f"-o {path} is a folder; name a file")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def _verilog(args) -> int:
+    import synth
+    from synth import files
+    if args.output:
+        files.check_target(args.output)
+    component, name = _component(args)
+    text = synth.to_verilog(component, name)
+    if args.output:
+        files.write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
-class _atomic_binary:
-    """A binary file written whole or not at all (a temporary file renamed into place)."""
-
-    def __init__(self, path: Path):
-        self._path = Path(path)
-        if not self._path.parent.exists():
-            raise ValueError(f"-o {path}: folder {self._path.parent} does not exist")
-
-    def __enter__(self):
-        fd, self._tmp = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.")
-        self._file = os.fdopen(fd, "wb")
-        return self._file
-
-    def __exit__(self, kind, value, tb):
-        self._file.close()
-        if kind is None:
-            os.replace(self._tmp, self._path)
-        else:
-            os.unlink(self._tmp)
-        return False
-
-
-def _run(args) -> int:
-    import hdl
-    if args.command == "verilog":
-        component, name = _component(args)
-        text = hdl.to_verilog(component, name)
-        if args.output:
-            _write_atomic(Path(args.output), text)
-        else:
-            sys.stdout.write(text)
-        return 0
-    if args.command == "synth":
-        import synth
-        component, name = _component(args)
-        if args.lib == "unit-gates":
-            from synth.unit_gates import unit_gates
-            metrics = unit_gates(hdl.to_verilog(component, name), name)
-            metrics.pop("netlist")
-            if args.json:
-                print(json.dumps(metrics, indent=1, sort_keys=True))
-            else:
-                cells = ", ".join(f"{k}: {v}" for k, v in sorted(metrics["unit_cells"].items()))
-                print(f"{name}: {metrics['unit_gates']} unit gates ({cells})")
-            return 0
-        metrics = synth.synthesize(hdl.to_verilog(component, name), name)
+def _synth(args) -> int:
+    import synth
+    component, name = _component(args)
+    verilog = synth.to_verilog(component, name)
+    if args.lib == "unit-gates":
+        from synth.unit_gates import unit_gates
+        metrics = unit_gates(verilog, name)
+        metrics.pop("netlist")
         if args.json:
             print(json.dumps(metrics, indent=1, sort_keys=True))
         else:
-            plus = "+" if metrics["transistors_exclude_ffs"] else ""
-            cells = ", ".join(f"{k.strip('$_')}: {v}" for k, v in sorted(metrics["generic_cells_by_type"].items()))
-            print(f"{name}: generic cells {metrics['generic_cells']} ({cells})")
-            print(f"{name}: transistors (stat -tech cmos) {metrics['transistors']}{plus}, depth {metrics['depth']}")
-            print(f"{name}: iCE40 LUT4 {metrics['ice40_lut4']}, carry {metrics['ice40_carry']}, DFF {metrics['ice40_dff']}")
+            cells = ", ".join(f"{k}: {v}" for k, v in sorted(metrics["unit_cells"].items()))
+            print(f"{name}: {metrics['unit_gates']} unit gates ({cells})")
         return 0
-    if args.command in ("build", "report"):
-        from synth import report
-        out = Path(args.output)
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"-o {args.output} is a file; {args.command} writes a folder")
-        if args.jobs is not None and args.jobs < 1:
-            raise ValueError(f"--jobs {args.jobs} must be at least 1")
-        if args.command == "build":
-            records = report.build(out, jobs=args.jobs)
+    metrics = synth.synthesize(verilog, name)
+    if args.json:
+        print(json.dumps(metrics, indent=1, sort_keys=True))
+    else:
+        plus = "+" if metrics["transistors_exclude_ffs"] else ""
+        cells = ", ".join(f"{k.strip('$_')}: {v}" for k, v in sorted(metrics["generic_cells_by_type"].items()))
+        print(f"{name}: generic cells {metrics['generic_cells']} ({cells})")
+        print(f"{name}: transistors (stat -tech cmos) {metrics['transistors']}{plus}, depth {metrics['depth']}")
+        print(f"{name}: iCE40 LUT4 {metrics['ice40_lut4']}, carry {metrics['ice40_carry']}, DFF {metrics['ice40_dff']}")
+    return 0
+
+
+def _check_jobs(args) -> None:
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs} must be at least 1")
+
+
+def _summary(out: Path, records: list) -> int:
+    failed = [r["name"] for r in records if "error" in r]
+    print(f"wrote {out}/report.json, report.md, plots and verilog/ ({len(records)} design points"
+          + (f"; {len(failed)} failed: {', '.join(failed[:5])}" if failed else "") + ")")
+    return 1 if failed else 0
+
+
+def _build(args) -> int:
+    from synth import report
+    from synth.files import check_target
+    from .progress import Progress
+    _check_jobs(args)
+    out = check_target(args.output, kind="folder")
+    bar = Progress()
+    return _summary(out, report.build(out, jobs=args.jobs, progress=bar, log=bar.log))
+
+
+def _report(args) -> int:
+    from synth import report
+    from synth.files import check_target
+    from .progress import Progress
+    _check_jobs(args)
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout {args.timeout:g} must be positive")
+    out = check_target(args.output, kind="folder")
+    check_target(args.cache, kind="folder", option="--cache")
+    points = report.select(report.SWEEP, args.units) if args.units else report.SWEEP
+    command = "fp4hw report" + (f" --units {' '.join(args.units)}" if args.units else "")
+    bar = Progress()
+    records = report.sweep(points, out, jobs=args.jobs, cache_dir=args.cache, timeout=args.timeout, command=command,
+                           readme=None if args.no_readme else Path("README.md"), progress=bar, log=bar.log)
+    return _summary(out, records)
+
+
+def _quantize(args) -> int:
+    from . import export
+    from .tensor_io import load_tensor
+    fmt = str(args.format).lower()
+    if args.scale_mode is not None and fmt == "nvfp4":
+        raise ValueError("--scale-mode applies to MX formats; nvfp4's block scale is amax / 6 (RNE to UE4M3)")
+    if args.tensor is not None and args.tensor == "":
+        raise ValueError("--tensor needs a tensor name")
+    export._check_export_target(args.output)              # before the (long) quantization
+    x = load_tensor(args.input, args.tensor)
+    meta = export.export(x, Path(args.output), args.format, word_bits=args.word_bits, layout=args.layout,
+                         scale_mode=args.scale_mode or "floor", rounding=args.rounding, two_level=args.two_level)
+    print(f"wrote {args.output}/: {meta['words']} words of {meta['word_bits']} bits (words.hex), "
+          f"{meta['blocks']} scales (scales.hex), codes.npy, scales.npy, image.npy, meta.json")
+    return 0
+
+
+def _dequantize(args) -> int:
+    import numpy as np
+    from synth import files
+    from . import export
+    out = files.check_target(args.output)
+    if out.suffix != ".npy":
+        raise ValueError(f"-o {args.output}: name a .npy file")
+    values = export.dequantize_dir(Path(args.input))
+    with files.open_atomic(out, "wb") as f:
+        np.save(f, values, allow_pickle=False)
+    print(f"wrote {out}: float32 {tuple(values.shape)}")
+    return 0
+
+
+def _analyze(args) -> int:
+    from golden import analysis, analysis_report
+    from synth import files
+    from .progress import Progress
+    from .tensor_io import load_tensor
+    if args.rows < 1 or args.cols < 1:
+        raise ValueError("--rows and --cols must be positive")
+    if args.rows * args.cols > 1 << 26:
+        raise ValueError(f"--rows {args.rows} × --cols {args.cols} is over 2^26 elements; take a smaller tensor")
+    out = files.check_target(args.output, kind="folder")
+    tensors = {}
+    for item in args.tensor or analysis.DISTRIBUTIONS:
+        if item in analysis.DISTRIBUTIONS:
+            tensors[item] = analysis.synthetic(item, (args.rows, args.cols), args.seed)
+        elif item.endswith((".npy", ".safetensors")):
+            tensors[Path(item).name] = load_tensor(item, args.name)
         else:
-            if args.timeout <= 0:
-                raise ValueError(f"--timeout {args.timeout:g} must be positive")
-            points = report.select(report.SWEEP, args.units) if args.units else report.SWEEP
-            command = "fp4hw report" + (f" --units {' '.join(args.units)}" if args.units else "")
-            records = report.sweep(points, out, jobs=args.jobs, cache_dir=args.cache, timeout=args.timeout,
-                                   command=command, readme=None if args.no_readme else Path("README.md"))
-        failed = [r["name"] for r in records if "error" in r]
-        print(f"wrote {out}/report.json, report.md, plots and verilog/ ({len(records)} design points"
-              + (f"; {len(failed)} failed: {', '.join(failed[:5])}" if failed else "") + ")")
-        return 1 if failed else 0
-    if args.command == "quantize":
-        from . import export
-        from .tensor_io import load_tensor
-        x = load_tensor(args.input, args.tensor)
-        meta = export.export(x, Path(args.output), args.format, word_bits=args.word_bits, layout=args.layout,
-                             scale_mode=args.scale_mode, rounding=args.rounding, two_level=args.two_level)
-        print(f"wrote {args.output}/: {meta['words']} words of {meta['word_bits']} bits (words.hex), "
-              f"{meta['blocks']} scales (scales.hex), codes.npy, scales.npy, image.npy, meta.json")
-        return 0
-    if args.command == "dequantize":
-        import numpy as np
-        from . import export
-        values = export.dequantize_dir(Path(args.input))
-        out = Path(args.output)
-        if out.suffix != ".npy":
-            raise ValueError(f"-o {args.output}: name a .npy file")
-        with _atomic_binary(out) as f:
-            np.save(f, values, allow_pickle=False)
-        print(f"wrote {out}: float32 {tuple(values.shape)}")
-        return 0
-    if args.command == "analyze":
-        from golden import analysis
-        from . import analysis_report
-        from .tensor_io import load_tensor
-        if args.rows < 1 or args.cols < 1:
-            raise ValueError("--rows and --cols must be positive")
-        tensors = {}
-        for item in args.tensor or analysis.DISTRIBUTIONS:
-            if item in analysis.DISTRIBUTIONS:
-                tensors[item] = analysis.synthetic(item, (args.rows, args.cols), args.seed)
-            elif item.endswith((".npy", ".safetensors")):
-                tensors[Path(item).name] = load_tensor(item, args.name)
-            else:
-                raise ValueError(f"--tensor {item!r} is not a distribution ({', '.join(analysis.DISTRIBUTIONS)}) "
-                                 "or a .npy / .safetensors file")
-        for name in args.schemes or []:
-            analysis.scheme(name)
-        results = analysis_report.analyze_tensors(tensors, args.schemes)
-        out = Path(args.output)
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"-o {args.output} is a file; analyze writes a folder")
-        written = analysis_report.write_analysis(results, out, "fp4hw analyze " + " ".join(sys.argv[2:]))
-        print(f"wrote {out}/: {', '.join(written)}")
-        return 0
-    if args.command == "claims":
-        from . import analysis_report
-        text = analysis_report.claims(args.seed)
-        _write_atomic(Path(args.output), text)
-        print(f"wrote {args.output}")
-        return 0
-    raise AssertionError(args.command)
+            raise ValueError(f"--tensor {item!r} is not a distribution ({', '.join(analysis.DISTRIBUTIONS)}) "
+                             "or a .npy / .safetensors file")
+    for name in args.schemes or []:
+        analysis.scheme(name)
+    bar = Progress("analyze")
+    results = analysis_report.analyze_tensors(tensors, args.schemes, progress=bar)
+    with files.staging(out) as work:
+        written = analysis_report.write_analysis(results, work / "out", "fp4hw analyze " + " ".join(sys.argv[2:]),
+                                                 log=bar.log)
+        files.replace_folder(work / "out", out)
+    print(f"wrote {out}/: {', '.join(written)}")
+    return 0
+
+
+def _claims(args) -> int:
+    from golden import analysis_report
+    from synth import files
+    from .progress import Progress
+    files.check_target(args.output)
+    text = analysis_report.claims(args.seed, progress=Progress("claims"))
+    files.write_text(args.output, text)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _one_line(error) -> str:
+    lines = [ln for ln in str(error).splitlines() if ln.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def main(argv=None) -> int:
+    from synth.toolchain import ToolFailed, ToolMissing
     try:
         args = _parser().parse_args(argv)
-        return _run(args)
+        return args.run(args)
+    except SystemExit as done:                         # --version, --help
+        return done.code if isinstance(done.code, int) else 0
     except _UsageError as error:
-        print(error, file=sys.stderr)
+        print(_one_line(error), file=sys.stderr)
         return 2
-    except (ValueError, ToolMissing) as error:
-        print(f"fp4hw: error: {error}", file=sys.stderr)
+    except (ValueError, TypeError, ToolMissing) as error:
+        print(f"fp4hw: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except OSError as error:                           # an output path that cannot be written
-        where = f": {error.filename}" if error.filename else ""
-        print(f"fp4hw: error: cannot write output{where} ({error.strerror or error})", file=sys.stderr)
+    except MemoryError:
+        print("fp4hw: error: out of memory (the input is too large for this machine)", file=sys.stderr)
+        return 2
+    except OSError as error:                           # a path that cannot be read or written
+        where = f" {error.filename}" if error.filename else ""
+        print(f"fp4hw: error: cannot access{where} ({error.strerror or _one_line(error)})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print("fp4hw: interrupted; earlier outputs are left as they were", file=sys.stderr)
         return 130
-    except Exception as error:                         # synthesis failures and the like
-        from synth.yosys import SynthError
-        if isinstance(error, SynthError):
-            print(f"fp4hw: error: {error}", file=sys.stderr)
-            return 1
-        raise
+    except ToolFailed as error:
+        print(f"fp4hw: error: {_one_line(error)}", file=sys.stderr)
+        return 1

@@ -16,35 +16,49 @@ with :func:`golden.mx.quantize` and writes into ``out_dir``:
 The last axis is padded with zeros to whole blocks and whole words (a zero changes no block's
 amax); a diagonal image also pads the rows to whole tiles. ``load(out_dir)`` reads the hex images
 back (what the hardware sees) into a :class:`golden.mx.Quantized`; :func:`dequantize_dir` gives
-the float32 tensor in its original shape. A folder is written whole or not at all.
+the float32 tensor in its original shape.
+
+A folder is written whole or not at all (built beside the target, then moved into place), and
+replaces an existing ``out_dir`` only when that holds exactly an export fp4hw wrote (its six
+files and nothing else) or nothing; any other folder is refused. ``load`` checks every
+``meta.json`` field's type and range, and the hex files' sizes against them, before it uses
+them; an error names the file.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
+import math
 from pathlib import Path
 
 import numpy as np
 
 from golden import mx, packing
+from synth.files import check_target, replace_folder, staging
 
 FORMATS = ("mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2")
+EXPORT_FILES = frozenset({"words.hex", "scales.hex", "meta.json", "codes.npy", "scales.npy", "image.npy"})
 
 
-def _nibbles(codes: np.ndarray, bits: int) -> np.ndarray:
-    if bits == 4:
-        return codes
-    return np.stack([codes & 0xF, codes >> 4], axis=-1).reshape(codes.shape[:-1] + (-1,))
+def _padded_shape(shape: tuple, block_fmt, word_bits: int, layout: str) -> tuple[int, int]:
+    """The 2-D shape an export pads ``shape`` to (rows x last axis), for ``export`` and to check
+    a ``meta.json``."""
+    cols = shape[-1]
+    rows = math.prod(shape[:-1]) if len(shape) > 1 else 1
+    lanes = word_bits // 4
+    per_word = lanes * 4 // block_fmt.element.bits            # elements per word
+    multiple = math.lcm(block_fmt.block, per_word)
+    if layout == "diagonal":
+        multiple = math.lcm(multiple, lanes)
+        rows += (-rows) % lanes
+    return rows, cols + (-cols) % multiple
 
 
 def export(x, out_dir, fmt: str = "mxfp4", *, word_bits: int = 32, layout: str = "linear",
            scale_mode: str = "floor", rounding: str = "rne", two_level: bool = False) -> dict:
     """Quantize ``x`` and write its memory images into ``out_dir`` (see the module docstring).
     Returns the metadata."""
-    if str(fmt).lower() not in FORMATS:
+    if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
         raise ValueError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     block_fmt = mx.block_format(fmt)
     packing.check_word_bits(word_bits)
@@ -55,20 +69,20 @@ def export(x, out_dir, fmt: str = "mxfp4", *, word_bits: int = 32, layout: str =
         raise ValueError(f"--layout diagonal packs 4-bit elements; {block_fmt.name} has {bits}-bit elements")
     if two_level and block_fmt.is_mx:
         raise ValueError("--two-level (an FP32 per-tensor scale) applies to nvfp4 only")
+    if not block_fmt.is_mx and scale_mode != "floor":
+        raise ValueError(f"--scale-mode {scale_mode} applies to MX formats; nvfp4's block scale is fixed "
+                         "(block amax / 6, RNE to UE4M3)")
+    out_dir = _check_export_target(out_dir)
     x = np.asarray(x)
     if x.dtype.kind != "f":
         raise ValueError(f"the tensor has dtype {x.dtype}, not float")
     shape = x.shape
     x2 = x.reshape(1, -1) if x.ndim == 1 else x.reshape(-1, shape[-1])
-    lanes = word_bits // 4
-    per_word = lanes * 4 // bits                      # elements per word
-    multiple = int(np.lcm(block_fmt.block, per_word))
-    if layout == "diagonal":
-        multiple = int(np.lcm(multiple, lanes))
-    padded = np.pad(x2, ((0, (-x2.shape[0]) % lanes if layout == "diagonal" else 0), (0, (-x2.shape[1]) % multiple)))
+    rows, cols = _padded_shape(shape, block_fmt, word_bits, layout)
+    padded = np.pad(x2, ((0, rows - x2.shape[0]), (0, cols - x2.shape[1])))
     q = mx.quantize(padded, block_fmt, scale_mode=scale_mode, rounding=rounding,
                     tensor_scale="amax" if two_level else None)
-    image = packing.pack(_nibbles(q.codes, bits), word_bits, layout)
+    image = packing.pack_elements(q.codes, bits, word_bits, layout)
     words = packing.to_words(image, word_bits)
     digits = word_bits // 4
     meta = {"format": block_fmt.name.lower(), "shape": list(shape), "padded_shape": list(padded.shape),
@@ -82,79 +96,135 @@ def export(x, out_dir, fmt: str = "mxfp4", *, word_bits: int = 32, layout: str =
         "meta.json": json.dumps(meta, indent=1, sort_keys=True) + "\n",
     }
     arrays = {"codes.npy": q.codes, "scales.npy": q.scales, "image.npy": image}
-    _write_folder(Path(out_dir), files, arrays)
+    _write_folder(out_dir, files, arrays)
     return meta
 
 
+def _check_export_target(out) -> Path:
+    """``out`` may be written: missing, an empty folder, or exactly an earlier export."""
+    out = check_target(out, kind="folder")
+    if out.exists():
+        entries = {p.name: p for p in out.iterdir()}
+        ours = set(entries) == EXPORT_FILES and all(p.is_file() and not p.is_symlink() for p in entries.values())
+        if entries and not ours:
+            raise ValueError(f"-o {out}: exists and is not an fp4hw export folder (it holds other files); "
+                             "choose another name or remove it")
+    return out
+
+
 def _write_folder(out: Path, files: dict, arrays: dict) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "meta.json").exists())):
-        raise ValueError(f"-o {out}: exists and is not an fp4hw export folder; choose another name")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise ValueError(f"-o {out}: folder {parent} does not exist")
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    with staging(out) as work:
+        target = work / "export"
+        target.mkdir()
         for name, text in files.items():
-            (work / name).write_text(text)
+            (target / name).write_text(text)
         for name, array in arrays.items():
-            np.save(work / name, array, allow_pickle=False)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / "x")
-            os.replace(work, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+            np.save(target / name, array, allow_pickle=False)
+        _check_export_target(out)                          # still ours (or absent) just before the swap
+        replace_folder(target, out)
 
 
 def _read_hex(path: Path, digits: int, count: int) -> list[int]:
-    if not path.is_file():
-        raise ValueError(f"{path}: missing")
-    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("//")]
+    if path.is_symlink() or not path.is_file():
+        raise ValueError(f"{path}: missing or not a regular file")
+    if path.stat().st_size > (count + 1) * (digits + 2) + 4096:     # far larger than count lines can be
+        raise ValueError(f"{path}: {path.stat().st_size} bytes, far more than the {count} lines meta.json says")
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise ValueError(f"{path}: a binary file, not hex text")
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not hex text (holds non-ASCII bytes)") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("//")]
     if len(lines) != count:
         raise ValueError(f"{path}: {len(lines)} lines, meta.json says {count} (truncated?)")
-    try:
-        values = [int(ln, 16) for ln in lines]
-    except ValueError:
-        raise ValueError(f"{path}: a line is not hexadecimal") from None
-    if any(len(ln) > digits for ln in lines):
-        raise ValueError(f"{path}: a line has more than {digits} hex digits")
-    return values
+    hexdigits = set("0123456789abcdefABCDEF")
+    for number, line in enumerate(lines, 1):
+        if not set(line) <= hexdigits:
+            raise ValueError(f"{path}: line {number} is not hexadecimal")
+        if len(line) > digits:
+            raise ValueError(f"{path}: line {number} has {len(line)} hex digits, a word has {digits}")
+    return [int(ln, 16) for ln in lines]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_meta(meta, where: str) -> dict:
+    """Every field of an export's ``meta.json``, checked for type and range; ValueError naming
+    ``where`` and the field otherwise. Returns the fields ``load`` uses."""
+    def bad(field, why):
+        raise ValueError(f"{where}: {field} {why}")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    fmt_name = meta.get("format")
+    if not isinstance(fmt_name, str) or fmt_name.lower() not in FORMATS:
+        bad("format", f"must be one of {', '.join(FORMATS)}")
+    fmt = mx.block_format(fmt_name)
+    word_bits = meta.get("word_bits")
+    if not _is_int(word_bits) or word_bits not in packing.WORD_BITS:
+        bad("word_bits", f"must be one of {', '.join(map(str, packing.WORD_BITS))}")
+    layout = meta.get("layout")
+    if layout not in packing.LAYOUTS:
+        bad("layout", f"must be one of {', '.join(packing.LAYOUTS)}")
+    if layout == "diagonal" and fmt.element.bits != 4:
+        bad("layout", f"diagonal packs 4-bit elements; {fmt_name} has {fmt.element.bits}-bit elements")
+    shape = meta.get("shape")
+    if not (isinstance(shape, list) and shape and all(_is_int(n) and n >= 1 for n in shape)):
+        bad("shape", "must be a non-empty list of positive integers")
+    padded = meta.get("padded_shape")
+    if not (isinstance(padded, list) and len(padded) == 2 and all(_is_int(n) and n >= 1 for n in padded)):
+        bad("padded_shape", "must be two positive integers (rows, padded last axis)")
+    if tuple(padded) != _padded_shape(tuple(shape), fmt, word_bits, layout):
+        bad("padded_shape", f"{padded} is not what shape {shape} pads to in {word_bits}-bit {layout} words")
+    elements = padded[0] * padded[1]
+    bits = meta.get("element_bits", fmt.element.bits)
+    if bits != fmt.element.bits:
+        bad("element_bits", f"is {bits!r}; {fmt_name} has {fmt.element.bits}-bit elements")
+    words = meta.get("words")
+    if not _is_int(words) or words != elements * fmt.element.bits // word_bits:
+        bad("words", f"must be {elements * fmt.element.bits // word_bits} for padded_shape {padded}")
+    blocks = meta.get("blocks")
+    if not _is_int(blocks) or blocks != elements // fmt.block:
+        bad("blocks", f"must be {elements // fmt.block} for padded_shape {padded}")
+    ts = meta.get("tensor_scale")
+    if ts is not None:
+        if fmt.is_mx:
+            bad("tensor_scale", "applies to nvfp4 only")
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts) or ts <= 0:
+            bad("tensor_scale", "must be a positive finite number or null")
+    for field in ("scale_mode", "rounding"):
+        if field in meta and not isinstance(meta[field], str):
+            bad(field, "must be a string")
+    return {"format": fmt, "word_bits": word_bits, "layout": layout, "shape": tuple(shape),
+            "padded_shape": tuple(padded), "words": words, "blocks": blocks,
+            "tensor_scale": None if ts is None else np.float32(ts)}
 
 
 def load(out_dir) -> tuple[mx.Quantized, dict]:
     """The Quantized tensor (padded shape) an export folder's hex images hold, and its metadata."""
     out = Path(out_dir)
+    if not out.is_dir():
+        raise ValueError(f"{out}: not a folder" if out.exists() else f"{out}: no such folder")
+    meta_path = out / "meta.json"
+    if meta_path.is_symlink() or not meta_path.is_file():
+        raise ValueError(f"{out}: not an fp4hw export folder (no meta.json)")
+    if meta_path.stat().st_size > 1 << 20:
+        raise ValueError(f"{meta_path}: far too large for an export's metadata")
     try:
-        meta = json.loads((out / "meta.json").read_text())
-        fmt = mx.block_format(meta["format"])
-        word_bits, layout, padded = meta["word_bits"], meta["layout"], tuple(meta["padded_shape"])
-        words_count, blocks = meta["words"], meta["blocks"]
-    except FileNotFoundError:
-        raise ValueError(f"{out}: not an fp4hw export folder (no meta.json)") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"{out}/meta.json: corrupt ({error})") from None
-    words = _read_hex(out / "words.hex", word_bits // 4, words_count)
-    scales = np.array(_read_hex(out / "scales.hex", 2, blocks), dtype=np.uint8)
+        meta = json.loads(meta_path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ValueError(f"{meta_path}: corrupt (not JSON)") from None
+    checked = check_meta(meta, str(meta_path))
+    fmt, word_bits, layout, padded = checked["format"], checked["word_bits"], checked["layout"], checked["padded_shape"]
+    words = _read_hex(out / "words.hex", word_bits // 4, checked["words"])
+    scales = np.array(_read_hex(out / "scales.hex", 2, checked["blocks"]), dtype=np.uint8)
     image = packing.from_words(words, word_bits)
-    bits = fmt.element.bits
-    n = int(np.prod(padded)) * bits // 4
-    if layout == "diagonal":
-        nibbles = packing.unpack(image, padded, word_bits, layout)
-    else:
-        nibbles = packing.unpack(image, n, word_bits, layout)
-    if bits == 8:
-        pairs = nibbles.reshape(-1, 2)
-        codes = (pairs[:, 0] | (pairs[:, 1] << 4)).astype(np.uint8)
-    else:
-        codes = nibbles.astype(np.uint8)
-    codes = codes.reshape(padded)
+    codes = packing.unpack_elements(image, padded, fmt.element.bits, word_bits, layout)
     scales = scales.reshape(padded[:-1] + (padded[-1] // fmt.block,))
-    ts = None if meta.get("tensor_scale") is None else np.float32(meta["tensor_scale"])
-    return mx.Quantized(codes, scales, ts, fmt, -1), meta
+    return mx.Quantized(codes, scales, checked["tensor_scale"], fmt, -1), meta
 
 
 def dequantize_dir(out_dir) -> np.ndarray:
@@ -162,5 +232,5 @@ def dequantize_dir(out_dir) -> np.ndarray:
     q, meta = load(out_dir)
     values = mx.dequantize(q)
     shape = tuple(meta["shape"])
-    rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    rows = math.prod(shape[:-1]) if len(shape) > 1 else 1
     return values[:rows, :shape[-1]].reshape(shape)

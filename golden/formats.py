@@ -297,7 +297,8 @@ class MiniFloat(FloatFormat):
 
     ``bias`` defaults to ``2**(ebits-1) - 1``. Requirements (each violation raises a
     ``ValueError`` naming the parameter): ``ebits >= 1``, ``mbits >= 0``, total bits <= 8,
-    ``specials`` in {none, fn, ieee} leaving at least one positive finite value.
+    ``specials`` in {none, fn, ieee} leaving at least one positive finite value, and a ``bias``
+    whose values neither underflow nor overflow float64 (the model computes in float64).
     """
 
     def __init__(self, ebits: int, mbits: int, bias: int | None = None, *, specials: str = "none",
@@ -319,6 +320,15 @@ class MiniFloat(FloatFormat):
             raise ValueError(f"bias={bias!r} must be an integer")
         if specials not in _SPECIALS:
             raise ValueError(f"specials={specials!r} is not one of {', '.join(_SPECIALS)}")
+        # Every value is computed in float64: the smallest (2**(1-bias-mbits)) must be a normal
+        # float64 and the largest (below 2**(emax+1)) finite, or values would silently round.
+        lowest, highest = 1 - int(bias) - int(mbits), (1 << ebits) - 1 - int(bias)
+        if lowest < -1022:
+            raise ValueError(f"bias={bias}: the smallest value 2**{lowest} underflows float64 "
+                             f"(needs 1 - bias - mbits >= -1022, so bias <= {1023 - int(mbits)})")
+        if highest > 1023:
+            raise ValueError(f"bias={bias}: the largest values (about 2**{highest + 1}) overflow float64 "
+                             f"(needs bias >= {(1 << ebits) - 1 - 1023})")
         super().__init__(int(ebits), int(mbits), int(bias), specials=specials, signed=signed, name=name)
 
 

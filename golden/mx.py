@@ -18,7 +18,14 @@ rounded to UE4M3 (RNE); elements ``encode(x * (1 / scale))`` with torchao's reci
 Deliberate differences from torchao (tested): a block with NaN or ±Inf gets the NaN scale 0x7F
 and +0 elements; for MX, the tiny-block scale 2**-127 is applied exactly (torchao divides by
 2**-126, or 1.0 under rceil), ±Inf gives 0xFF (torchao: 0xFD under floor, 0xFE under rceil),
-and rceil is exact (torchao rounds amax / 6 to float32 first).
+and rceil is exact. That last difference is not torchao's float32 division (``fl(amax / 6)`` is
+still above the power of two) but ``torch.log2`` rounding in float32: for ``amax =
+nextafter(6144, inf)``, ``fl(amax / 6) = 1024.0001 > 2**10``, yet its float32 log2 is exactly
+10.0, so torchao's ceil gives 10 where the exact rule gives 11 (and torchao's element 6 x 2**10
+= 6144 then clips the block's amax). A per-tensor scale whose float32 reciprocal overflows
+(``tensor_scale="amax"`` on a tensor with amax below about 2**-116.6, or a given scale below
+about 2**-128) is refused with that reason: torchao's reciprocal is then Inf, and zeros become
+NaN (0 x Inf).
 
 **dot** (DESIGN §3.5): per block the exact integer ``S = sum(a_i * b_i * F)``; its value
 ``S * scale_a * scale_b / F`` is rounded once to FP32 (RNE, subnormals kept, overflow to Inf);
@@ -216,7 +223,19 @@ def _tensor_scale(tensor_scale, x) -> np.float32:
         except (TypeError, ValueError):
             raise ValueError(f"tensor_scale={tensor_scale!r} must be None, a positive float or 'amax'") from None
     if not (np.isfinite(value) and value > 0):
+        if isinstance(tensor_scale, str):
+            raise ValueError(f"tensor_scale='amax': the tensor's amax is {float(amax):g}, so the per-tensor scale "
+                             f"amax / 2688 is {float(value):g}; NVFP4 needs a positive, finite per-tensor scale "
+                             "(an all-zero or non-finite tensor has none): quantize without a tensor scale")
         raise ValueError(f"tensor_scale={tensor_scale!r} must be positive and finite (got {value})")
+    with np.errstate(over="ignore"):
+        reciprocal = np.float32(1.0) / value
+    if not np.isfinite(reciprocal):
+        what = (f"the tensor's amax {float(amax):.6g} (below about 2**-116.6) gives the per-tensor scale amax / 2688 = "
+                if isinstance(tensor_scale, str) else "the per-tensor scale ")
+        raise ValueError(f"tensor_scale={tensor_scale!r}: {what}{float(value):.6g}, whose float32 reciprocal "
+                         "overflows to Inf (elements would be 0 x Inf = NaN); quantize this tensor without a "
+                         "per-tensor scale")
     return value
 
 

@@ -131,6 +131,48 @@ def unpack(data, n, word_bits: int = 32, layout: str = "linear") -> np.ndarray:
     raise ValueError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
 
 
+def _element_bits(bits) -> int:
+    if bits not in (4, 8):
+        raise ValueError(f"bits={bits!r}: memory images hold 4- or 8-bit elements")
+    return bits
+
+
+def pack_elements(codes, bits: int, word_bits: int = 32, layout: str = "linear") -> np.ndarray:
+    """The memory image (little-endian bytes) of ``bits``-bit element ``codes``: the one layout
+    rule for every element width (DESIGN §3.6). 4-bit codes are :func:`pack`; an 8-bit code is
+    two nibbles, low first, at element positions 2i and 2i+1 of the same bit stream (which is
+    exactly its byte, little-endian), so the FP8 dot engine reads it through the same loader.
+    ``diagonal`` is defined for 4-bit elements only."""
+    bits = _element_bits(bits)
+    c = np.asarray(codes)
+    if bits == 4:
+        return pack(c, word_bits, layout)
+    if layout != "linear":
+        raise ValueError(f"layout={layout!r} packs 4-bit elements; {bits}-bit elements are linear only")
+    if c.dtype.kind not in "ui" or (c.size and (c.min() < 0 or c.max() > 0xFF)):
+        raise ValueError("8-bit element codes must be integers 0..255")
+    c = c.astype(np.uint8)
+    nibbles = np.stack([c & 0xF, c >> 4], axis=-1).reshape(c.shape[:-1] + (-1,)) if c.ndim else c
+    return pack(nibbles, word_bits, layout)
+
+
+def unpack_elements(data, shape, bits: int, word_bits: int = 32, layout: str = "linear") -> np.ndarray:
+    """Inverse of :func:`pack_elements`: uint8 codes of the given ``shape``."""
+    bits = _element_bits(bits)
+    shape = tuple(int(n) for n in shape)
+    count = int(np.prod(shape))
+    if bits == 4:
+        if layout == "diagonal":
+            if len(shape) != 2:
+                raise ValueError(f"layout='diagonal' unpacks a 2-D [channels, k] array, got shape {shape}")
+            return unpack(data, shape, word_bits, layout).astype(np.uint8)
+        return unpack(data, count, word_bits, layout).astype(np.uint8).reshape(shape)
+    if layout != "linear":
+        raise ValueError(f"layout={layout!r} packs 4-bit elements; {bits}-bit elements are linear only")
+    pairs = unpack(data, 2 * count, word_bits, layout).reshape(-1, 2)
+    return (pairs[:, 0] | (pairs[:, 1] << 4)).astype(np.uint8).reshape(shape)
+
+
 def to_words(data, word_bits: int) -> list[int]:
     """The W-bit words (Python ints) of a little-endian byte image."""
     d = _check_bytes(data, check_word_bits(word_bits))

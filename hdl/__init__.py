@@ -16,6 +16,3 @@ from .scale import ScaleApply
 
 __all__ = ["Decoder", "Multiplier", "MAC", "ScaleApply", "Quantizer", "PackedLoader", "DotEngine", "GEMV",
            "IntMultiplier", "IntDotEngine"]
-from .units import UNITS, build_unit, to_verilog
-
-__all__ += ["UNITS", "build_unit", "to_verilog"]

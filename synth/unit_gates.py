@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fp4hw.toolchain import run_yosys
+from .toolchain import run_yosys
 
 LIBRARY = Path(__file__).parent / "lib" / "unit_gates.lib"
 ABC_SCRIPT = ("+strash;,ifraig;,scorr;,dc2;,strash;,balance;,rewrite;,refactor;,balance;,rewrite;,"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 
-from fp4hw.toolchain import YosysFailed, run_yosys
+from .toolchain import YosysFailed, run_yosys
 
 GENERIC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
 

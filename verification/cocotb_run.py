@@ -1,7 +1,8 @@
 """Run a cocotb test module against a component's generated Verilog on Verilator or Icarus.
 
 :func:`run_cocotb` generates the Verilog, builds it once per configuration and simulator (the
-build folder is named by a hash of the Verilog, the simulator and its arguments, under
+build folder is named by a hash of the Verilog, the simulator, its arguments and the versions of
+the simulator and cocotb, under
 ``build/sim``, and guarded by a file lock so parallel pytest workers share it), runs the cocotb
 module and returns the (tests, failures) counts read from its results file. A caller asserts on
 those counts, so a failing cocotb test is a failing pytest test.
@@ -23,7 +24,8 @@ import json
 import os
 from pathlib import Path
 
-from fp4hw.toolchain import activate_verilator
+import synth
+from synth.toolchain import activate_verilator, cache_versions
 
 REPO = Path(__file__).resolve().parent.parent
 SIM_ROOT = Path(os.environ.get("FP4HW_SIM_BUILD", REPO / "build" / "sim"))
@@ -51,12 +53,19 @@ def icarus_missing() -> str | None:
     return None
 
 
+def model_key(verilog: str, sim: str, build_args: list, waves: bool) -> str:
+    """The name of a simulator build: the Verilog, the simulator, its arguments, and the versions
+    of the simulator and cocotb, so an upgraded tool rebuilds the model instead of reusing it."""
+    versions = cache_versions(sim, "cocotb")
+    text = verilog + sim + repr(build_args) + repr(waves) + repr(sorted(versions.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: dict | None = None,
                extra_env: dict | None = None, seed: int = 1, testcase: str | None = None,
                sim: str = "verilator", verilog: str | None = None) -> tuple[int, int]:
     """``verilog``: simulate this text instead of ``component``'s generated Verilog (a planted
     fault in the RTL itself); ``component`` is then only named for the record."""
-    import hdl
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
@@ -67,9 +76,9 @@ def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: 
     elif icarus_missing():
         raise AssertionError(icarus_missing())
     waves = os.environ.get("WAVES") == "1"
-    verilog = hdl.to_verilog(component, top) if verilog is None else verilog
+    verilog = synth.to_verilog(component, top) if verilog is None else verilog
     build_args = (VERILATOR_WAIVERS + (wave_args() if waves else [])) if sim == "verilator" else []
-    key = hashlib.sha256((verilog + sim + repr(build_args) + repr(waves)).encode()).hexdigest()[:16]
+    key = model_key(verilog, sim, build_args, waves)
     build_dir = SIM_ROOT / f"{top}-{sim}-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)

@@ -22,6 +22,7 @@ import numpy as np
 
 import golden
 import hdl
+import synth
 from golden import arith, integer, mx
 from synth.unit_gates import prove_all_equivalent, prove_equivalent, rom_verilog
 
@@ -67,7 +68,7 @@ def decoder_case(fmt: str, out: str) -> Case:
     f = golden.element_format(fmt)
     table = f.to_ieee(np.arange(1 << f.bits), out)
     gold = rom_verilog("gold", [("code", f.bits)], ("value", golden.ieee_format(out).bits), table)
-    return Case(f"decoder_{fmt}_{out}", gold, hdl.to_verilog(hdl.Decoder(fmt, out), "dut"), 1 << f.bits)
+    return Case(f"decoder_{fmt}_{out}", gold, synth.to_verilog(hdl.Decoder(fmt, out), "dut"), 1 << f.bits)
 
 
 def multiplier_case(fmt: str, out: str, *, table=None) -> Case:
@@ -87,19 +88,19 @@ def multiplier_case(fmt: str, out: str, *, table=None) -> Case:
     if flags_invalid:
         outputs.append(("invalid", 1, ~finite))
     if f.bits == 8:
-        return _split_by_a(f"multiplier_{fmt}_{out}", hdl.to_verilog(hdl.Multiplier(fmt, out), "unit"), 8, outputs)
+        return _split_by_a(f"multiplier_{fmt}_{out}", synth.to_verilog(hdl.Multiplier(fmt, out), "unit"), 8, outputs)
     gold = rom_verilog("gold", [("a", f.bits), ("b", f.bits)], outputs)
-    return Case(f"multiplier_{fmt}_{out}", gold, hdl.to_verilog(hdl.Multiplier(fmt, out), "dut"), a.size)
+    return Case(f"multiplier_{fmt}_{out}", gold, synth.to_verilog(hdl.Multiplier(fmt, out), "dut"), a.size)
 
 
 def int_multiplier_case(fmt: str) -> Case:
     bits = integer.check_bits(fmt)
     a, b = _pairs(bits)
     if bits == 8:
-        return _split_by_a(f"int_multiplier_{fmt}", hdl.to_verilog(hdl.IntMultiplier(fmt), "unit"), 8,
+        return _split_by_a(f"int_multiplier_{fmt}", synth.to_verilog(hdl.IntMultiplier(fmt), "unit"), 8,
                            [("product", 16, integer.mul(a, b, bits))])
     gold = rom_verilog("gold", [("a", bits), ("b", bits)], ("product", 2 * bits), integer.mul(a, b, bits))
-    return Case(f"int_multiplier_{fmt}", gold, hdl.to_verilog(hdl.IntMultiplier(fmt), "dut"), a.size)
+    return Case(f"int_multiplier_{fmt}", gold, synth.to_verilog(hdl.IntMultiplier(fmt), "dut"), a.size)
 
 
 # Directed FP16 addends for the bounded MAC proofs: zeros, ±1, the extremes, subnormals, specials
@@ -113,7 +114,7 @@ def mac_case(fmt: str, rounding: str, c: int) -> Case:
     a, b = _pairs(f.bits)
     result = arith.mac(a, b, np.full(a.size, c, np.uint16), f, "fp16", rounding)
     gold = rom_verilog("gold", [("a", f.bits), ("b", f.bits)], ("result", 16), result)
-    unit = hdl.to_verilog(hdl.MAC(fmt, rounding=rounding), "mac_unit")
+    unit = synth.to_verilog(hdl.MAC(fmt, rounding=rounding), "mac_unit")
     wrapper = (f"module dut(a, b, result);\n  input [{f.bits - 1}:0] a;\n  input [{f.bits - 1}:0] b;\n"
                f"  output [15:0] result;\n  mac_unit u(.a(a), .b(b), .c(16'd{c}), .result(result));\nendmodule\n")
     return Case(f"mac_{fmt}_{rounding}_c{c:04x}", gold, unit + wrapper, a.size)
@@ -131,7 +132,7 @@ def scale_case(fmt: str, scale_b: int, total_bits: int = 5) -> Case:
     result = mx.block_value(t, sa, np.full(t.size, scale_b), block)
     gold = rom_verilog("gold", [("scale_a", block.scale.bits), ("t", total_bits)], ("result", 32), result)
     width = hdl.scale.block_sum_width(block)
-    unit = hdl.to_verilog(hdl.ScaleApply(fmt), "scale_unit")
+    unit = synth.to_verilog(hdl.ScaleApply(fmt), "scale_unit")
     invalid = ", .invalid(1'b0)" if block.element.specials != "none" else ""
     wrapper = (f"module dut(scale_a, t, result);\n  input [{block.scale.bits - 1}:0] scale_a;\n"
                f"  input [{total_bits - 1}:0] t;\n  output [31:0] result;\n"

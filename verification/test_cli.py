@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from fp4hw.cli import main
-from fp4hw.toolchain import activate_verilator
+from synth.toolchain import activate_verilator
 
 
 def fp4hw(*args, **kw):

@@ -6,6 +6,7 @@ import pytest
 
 import golden
 from golden import arith
+import synth
 from verification import formal
 
 
@@ -54,7 +55,7 @@ def test_proof_split_by_operand_catches_a_planted_fault():
     a, b = formal._pairs(8)
     table = integer.mul(a, b, 8)
     table[3 * 256 + 77] += 1                                   # a = 3, b = 77
-    case = formal._split_by_a("planted", hdl.to_verilog(hdl.IntMultiplier("int8"), "unit"), 8,
+    case = formal._split_by_a("planted", synth.to_verilog(hdl.IntMultiplier("int8"), "unit"), 8,
                               [("product", 16, table)])
     assert len(case.parts) == 256 and case.entries == 1 << 16
     assert formal.Case("a=2", "", "", 256, case.parts[2:3]).prove()

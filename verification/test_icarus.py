@@ -7,6 +7,7 @@ import pytest
 
 import golden
 import hdl
+import synth
 from synth.nextpnr import ports
 from verification.cocotb_run import icarus_missing, run_vector_bench
 from verification.test_loader import CONFIGS, run_bench
@@ -40,7 +41,7 @@ def test_x_on_a_combinational_output_fails_the_bench(tmp_path):
     dut = hdl.Decoder("e2m1", "fp16")
     want = golden.E2M1.to_ieee(codes, "fp16").astype(np.int64)
     kwargs = dict(inputs={"code": (codes, 4)}, outputs={"value": (want, 16)}, lanes=1, sim="icarus")
-    clean = hdl.to_verilog(dut, "decoder")
+    clean = synth.to_verilog(dut, "decoder")
     assert run_vector_bench(dut, "decoder", tmp_path / "clean", verilog=clean, **kwargs) == (1, 0)
     planted = plant_x(clean, "decoder", "value", "code == 4'd5")
     assert run_vector_bench(dut, "decoder", tmp_path / "x", verilog=planted, **kwargs) == (1, 1)
@@ -55,7 +56,7 @@ def test_x_on_a_handshake_fails_the_stream_bench(tmp_path, port, monkeypatch):
     original = runner.run_cocotb
 
     def with_x(component, top, *args, **kwargs):
-        verilog = plant_x(hdl.to_verilog(component, top), top, port, "words__valid && words__payload[3:0] == 4'd7")
+        verilog = plant_x(synth.to_verilog(component, top), top, port, "words__valid && words__payload[3:0] == 4'd7")
         return original(component, top, *args, verilog=verilog, **kwargs)
     monkeypatch.setattr("verification.test_loader.run_cocotb", with_x)
     tests, failures = run_bench(CONFIGS[1], tmp_path, n_random=5, sim="icarus")

@@ -2,20 +2,32 @@
 claims checked against :mod:`golden.analysis`.
 
 Everything here is presentation; the numbers come from :mod:`golden.analysis` (our golden
-semantics), and every figure in ``docs/claims.md`` is recomputed by ``fp4hw claims``.
+semantics), and every figure in ``docs/claims.md`` is recomputed by ``fp4hw claims``. Long runs
+report each step to ``progress(done, total, text)`` and notes to ``log(text)`` (the CLI draws
+the bar); :func:`write_analysis` writes into a folder the caller gives (the CLI builds it beside
+the target and moves it into place).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from golden import analysis, packing
 
-from .progress import Progress
+
+class _Steps:
+    """Counts steps and hands each to a ``progress(done, total, text)`` callback (or none)."""
+
+    def __init__(self, total: int, progress=None):
+        self.total, self.done, self._progress = total, 0, progress
+
+    def step(self, text: str = "") -> None:
+        self.done += 1
+        if self._progress:
+            self._progress(self.done, self.total, text)
 
 BLOCK_SCHEMES = ["mxfp4", "mxfp4@ceil", "mxfp4@even", "mxfp4@rceil", "mx_e1m2", "mx_e3m0", "nvfp4", "nvfp4_2level",
                  "mxfp8_e4m3", "mxfp8_e5m2", "int4_b32", "int8_b32"]
@@ -36,11 +48,11 @@ def runs(schemes, calibrations):
 
 
 def analyze_tensors(tensors: dict, schemes=None, calibrations=analysis.CALIBRATIONS, *, draws: int = 32,
-                    progress="stderr") -> dict:
+                    progress=None) -> dict:
     """Metrics of every (tensor, scheme, calibration) and a rounding study per tensor."""
     pairs = runs(schemes or BLOCK_SCHEMES + TENSOR_SCHEMES, calibrations)
     total = len(tensors) * (len(pairs) + 1)
-    bar = Progress(total, "analyze", progress, every=max(1, total // 10))
+    bar = _Steps(total, progress)
     results = {"rows": [], "rounding": {}}
     for tname, x in tensors.items():
         flat = x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x.reshape(1, -1)
@@ -122,8 +134,7 @@ def write_plots(results: dict, out: Path) -> list[str]:
     return written
 
 
-def write_analysis(results: dict, out: Path, command: str, progress="stderr") -> list[str]:
-    progress = sys.stderr if progress == "stderr" else progress
+def write_analysis(results: dict, out: Path, command: str, log=None) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "analysis.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     text = markdown(results, command=command)
@@ -133,8 +144,8 @@ def write_analysis(results: dict, out: Path, command: str, progress="stderr") ->
     except ImportError:
         note = "plots skipped: matplotlib is not installed (`pip install 'fp4hw[plots]'`)"
         text += "\n" + note + "\n"
-        if progress:
-            print(note, file=progress)
+        if log:
+            log(note)
     (out / "analysis.md").write_text(text)
     return written
 
@@ -145,9 +156,9 @@ def _ratio_verdict(measured: float, claimed: float, tolerance: float = 0.25) -> 
     return "agree" if abs(measured / claimed - 1) <= tolerance else "disagree"
 
 
-def claims(seed: int = 0, progress="stderr") -> str:
+def claims(seed: int = 0, progress=None) -> str:
     """docs/claims.md: each claim of the seed beside our measurement and a verdict."""
-    bar = Progress(5, "claims", progress)
+    bar = _Steps(5, progress)
     shape = (256, 1024)
     conv = analysis.synthetic("relu_sparse", shape, seed)
     weights = analysis.synthetic("normal", shape, seed + 1)
@@ -254,8 +265,7 @@ def claims(seed: int = 0, progress="stderr") -> str:
     for name in ("mxfp4", "mxfp8_e4m3"):
         from golden import mx
         q = mx.quantize(conv, name)
-        nib = q.codes if name == "mxfp4" else np.stack([q.codes & 15, q.codes >> 4], -1).reshape(q.codes.shape[0], -1)
-        image = packing.pack(nib, 32)
+        image = packing.pack_elements(q.codes, q.format.element.bits, 32)
         conv_codes[name] = (packing.compress_zero_words(image, 32).size + q.scales.size) * 8 / conv.size
     out += ["## 5. \"FP4 needs 42% of FP8's bandwidth\"", "", "| comparison | FP4 bits/element | FP8 bits/element | "
             "ratio | verdict |", "|---|---:|---:|---:|---|"]
