@@ -21,7 +21,7 @@ its depth is what the synthesis report's ``depth`` shows.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
@@ -47,6 +47,30 @@ def adder_tree(values: list):
 def lane_element(beat, lane: int, nibbles: int, bits: int):
     """Element ``lane`` of a loader beat whose elements travel as ``nibbles`` 4-bit lanes each."""
     return Cat(*(beat.codes[lane * nibbles + j] for j in range(nibbles)))[:bits]
+
+
+def result_layout():
+    """A dot engine's result: the FP32 ``value`` (bits 0..31) and ``error`` (bit 32)."""
+    return data.StructLayout({"value": float_layout(golden.FP32), "error": 1})
+
+
+# Jobs in flight between acceptance and result (loader queues, pipeline stages, the result
+# register) fit easily; a full queue only holds the next job back.
+ERROR_QUEUE_DEPTH = 16
+
+
+def checked_jobs(m, job, block: int):
+    """Jobs whose ``k`` is a multiple of ``block`` pass unchanged; any other is passed on as an
+    empty job (``k = 0``: no words, no scales, an in-order result) and its error bit is queued.
+    Returns the job stream the loaders take and the queue whose head is the error bit of the
+    oldest job without a result (read with ``r_en`` when that result is made)."""
+    m.submodules.job_errors = errors = fifo.SyncFIFOBuffered(width=1, depth=ERROR_QUEUE_DEPTH)
+    inner = stream.Signature(job.payload.shape()).create(path=("checked_job",))
+    bad = job.payload.k[:block.bit_length() - 1] != 0
+    m.d.comb += [inner.valid.eq(job.valid & errors.w_rdy), job.ready.eq(inner.ready & errors.w_rdy),
+                 inner.payload.k.eq(Mux(bad, 0, job.payload.k)),
+                 errors.w_en.eq(job.valid & job.ready), errors.w_data.eq(bad)]
+    return inner, errors
 
 
 def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple):
@@ -85,14 +109,16 @@ class DotEngine(wiring.Component):
 
     Ports:
       - ``job``: In stream, ``k``: elements of this dot product (a multiple of the block size; 0
-        gives +0). Other values of ``k`` are outside the contract: the tail block is summed
-        partially and the result is not golden's.
+        gives +0). A job whose ``k`` is not a multiple of the block is rejected: it reads no
+        words and no scales, and its result (in job order) is the canonical NaN with ``error``
+        set; golden raises ValueError for such a ``k``.
       - ``a_words``, ``b_words``: In streams of ``data`` (``lanes × element bits`` wide: MXFP4
         lanes 32 → 128-bit words; mixed mode ``b``: ``lanes × 16``): the operands' linear
         memory images.
       - ``scale_a``, ``scale_b``: In streams, one scale code per block, in block order
         (``scale_b`` absent in mixed mode).
-      - ``result``: Out stream, FP32 (``float_layout(FP32)``), one per job.
+      - ``result``: Out stream, one per job: ``value`` (FP32, ``float_layout(FP32)``, bits
+        0..31) and ``error`` (bit 32: the job was rejected).
 
     Golden function: ``golden.mx.dot(qa, qb)`` (without NVFP4 per-tensor scales, which multiply
     the FP32 result afterwards), ``golden.mx.dot(qa, b_fp16_or_bf16)`` in mixed mode; NaN
@@ -124,11 +150,20 @@ class DotEngine(wiring.Component):
             "a_words": In(stream.Signature(data.StructLayout({"data": unsigned(self._word_bits)}))),
             "b_words": In(stream.Signature(data.StructLayout({"data": unsigned(self._b_bits)}))),
             "scale_a": In(stream.Signature(scale)),
-            "result": Out(stream.Signature(float_layout(golden.FP32))),
+            "result": Out(stream.Signature(result_layout())),
         }
         if self._activation is None:
             members["scale_b"] = In(stream.Signature(scale))
         super().__init__(members)
+
+    @property
+    def fmt(self):
+        """The block format (``golden.mx.BlockFormat``)."""
+        return self._fmt
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
 
     @property
     def word_bits(self) -> int:
@@ -142,12 +177,13 @@ class DotEngine(wiring.Component):
         m = Module()
         fmt, lanes = self._fmt, self._lanes
         mixed = self._activation is not None
-        la, lb = operand_loaders(m, self.job, self.a_words, self.b_words, (self._word_bits, self._b_bits),
+        job, job_errors = checked_jobs(m, self.job, fmt.block)
+        la, lb = operand_loaders(m, job, self.a_words, self.b_words, (self._word_bits, self._b_bits),
                                  (self._nibbles, 4 if mixed else self._nibbles))
 
         # the pipeline advances unless a finished result waits
         result_valid = Signal(name="result_valid")
-        result_data = Signal(32, name="result_data")
+        result_data = Signal(33, name="result_data")
         advance = Signal(name="advance")
         m.d.comb += [advance.eq(~result_valid | self.result.ready), self.result.valid.eq(result_valid),
                      self.result.payload.as_value().eq(result_data)]
@@ -246,7 +282,10 @@ class DotEngine(wiring.Component):
         new_acc = Mux(s3["empty"], acc, total)
         with m.If(advance & s3["valid"]):
             with m.If(s3["job_end"]):
-                m.d.sync += [result_data.eq(new_acc), result_valid.eq(1), acc.eq(0)]
+                rejected = job_errors.r_data[0] & job_errors.r_rdy
+                m.d.comb += job_errors.r_en.eq(1)
+                m.d.sync += [result_data.eq(Cat(Mux(rejected, 0x7FC00000, new_acc), rejected)),
+                             result_valid.eq(1), acc.eq(0)]
             with m.Else():
                 m.d.sync += acc.eq(new_acc)
         return m

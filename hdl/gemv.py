@@ -10,7 +10,7 @@ words of the activation width plus ``max_k / block`` scales of memory (MXFP4, 32
 16 Kbit + 1 Kbit). The next vector is loaded after the current GEMV's last result.
 """
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Mux, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -29,12 +29,14 @@ class GEMV(wiring.Component):
 
     Ports:
       - ``job``: In stream: ``rows`` (16 bits) and ``k`` (elements, a multiple of the block, at
-        most ``max_k``; a longer vector wraps around the memories and its results are wrong).
+        most ``max_k``). Any other ``k`` rejects the job: it reads no vector, no weights and no
+        scales, and gives one result with ``error`` and ``last`` set and the canonical NaN.
       - ``x_words``, ``x_scales``: In streams: the activation vector's memory words (the
         engine's ``b_words``) and block scales (absent in mixed mode), once per job.
       - ``w_words``, ``w_scales``: In streams: the weights, row after row (``a_words``,
         ``scale_a`` of the engine).
-      - ``result``: Out stream: ``value`` (FP32) and ``last`` (the job's final row).
+      - ``result``: Out stream: ``value`` (FP32), ``last`` (the job's final row) and ``error``
+        (the job was rejected).
 
     Latency: the vector's ``k / lanes`` words load first; then one row per ``k / lanes`` cycles
     with no stalls, each result four cycles after its row's last beat.
@@ -42,7 +44,7 @@ class GEMV(wiring.Component):
 
     def __init__(self, fmt="mxfp4", lanes: int = 32, max_k: int = 4096, activations: str | None = None):
         self._engine = DotEngine(fmt, lanes, activations)
-        self._fmt = self._engine._fmt
+        self._fmt = self._engine.fmt
         self._lanes = lanes
         if not isinstance(max_k, int) or max_k < self._fmt.block or max_k % self._fmt.block or max_k > 1 << 20:
             raise ValueError(f"max_k={max_k!r} must be a multiple of the block size {self._fmt.block} up to 2**20")
@@ -54,7 +56,8 @@ class GEMV(wiring.Component):
             "x_words": In(stream.Signature(engine.b_words.payload.shape())),
             "w_words": In(stream.Signature(engine.a_words.payload.shape())),
             "w_scales": In(stream.Signature(engine.scale_a.payload.shape())),
-            "result": Out(stream.Signature(data.StructLayout({"value": float_layout(golden.FP32), "last": 1}))),
+            "result": Out(stream.Signature(data.StructLayout({"value": float_layout(golden.FP32), "last": 1,
+                                                              "error": 1}))),
         }
         if not self._mixed:
             members["x_scales"] = In(stream.Signature(engine.scale_b.payload.shape()))
@@ -111,7 +114,12 @@ class GEMV(wiring.Component):
         scales = k >> block_log
 
         begin = Signal(name="begin_job")
-        m.d.comb += [self.job.ready.eq(~busy), begin.eq(self.job.valid & self.job.ready)]
+        reject = Signal(name="reject_pending")          # a rejected job's error result waits
+        job_k = self.job.payload.k
+        bad = (job_k[:block_log] != 0) | (job_k > self._max_k)
+        m.d.comb += [self.job.ready.eq(~busy & ~reject), begin.eq(self.job.valid & self.job.ready & ~bad)]
+        with m.If(self.job.valid & self.job.ready & bad):
+            m.d.sync += reject.eq(1)
         word_count = self._store_and_replay(
             m, "x_words", self.x_words, engine.b_words, self._max_k // self._lanes, words, rows, begin, start)
         loaded = (word_count == words)
@@ -130,10 +138,14 @@ class GEMV(wiring.Component):
         m.d.comb += [engine.job.valid.eq(running & (issued != rows)), engine.job.payload.k.eq(k)]
         with m.If(engine.job.valid & engine.job.ready):
             m.d.sync += issued.eq(issued + 1)
-        m.d.comb += [self.result.valid.eq(engine.result.valid), engine.result.ready.eq(self.result.ready),
-                     self.result.payload.value.eq(engine.result.payload),
-                     self.result.payload.last.eq(returned == rows - 1)]
-        with m.If(self.result.valid & self.result.ready):
+        m.d.comb += [self.result.valid.eq(engine.result.valid | reject),
+                     engine.result.ready.eq(self.result.ready & ~reject),
+                     self.result.payload.value.eq(Mux(reject, 0x7FC00000, engine.result.payload.value)),
+                     self.result.payload.error.eq(reject),
+                     self.result.payload.last.eq(reject | (returned == rows - 1))]
+        with m.If(reject & self.result.ready):
+            m.d.sync += reject.eq(0)
+        with m.If(self.result.valid & self.result.ready & ~reject):
             m.d.sync += returned.eq(returned + 1)
             with m.If(returned == rows - 1):
                 m.d.sync += [busy.eq(0), running.eq(0)]

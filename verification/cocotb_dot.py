@@ -40,7 +40,7 @@ class DotTB(StreamTB):
             cov.declare("result: ±Inf")
         if not mixed:
             special = (0x00, 0xFE, 0xFF) if self.params["scale_bits"] == 8 else (0x00, 0x7E, 0x7F)
-            cov.declare(*(f"scale code {c:#04x}" for c in special))
+            cov.declare(*(f"scale code {c:#04x}" for c in special), "job: rejected (k not a multiple of the block)")
             if self.params["scale_bits"] == 8:
                 cov.declare("result: subnormal")
         return cov
@@ -54,6 +54,7 @@ class DotTB(StreamTB):
             cov.sample("result: ±Inf", exponent == 0xFF and not mantissa)
             cov.sample("result: zero", exponent == 0 and not mantissa)
             cov.sample("result: subnormal", exponent == 0 and mantissa)
+            cov.sample("job: rejected (k not a multiple of the block)", bits >> 32 == 1)
         cov.sample("job: empty", 0 in self.streams["job"])
 
     async def check(self, pauses, coverage: Coverage | None = None, final: bool = False):

@@ -48,6 +48,17 @@ def add_dot(t: DotTraffic, qa: mx.Quantized, qb: mx.Quantized, element_bits: int
         t.blocks += len(qa.scales[row])
 
 
+REJECTED = (1 << 32) | 0x7FC00000       # a rejected job's result: error bit over the canonical NaN
+
+
+def add_rejected(t: DotTraffic, k: int, kind: str = "rejected k"):
+    """A job whose ``k`` is not a multiple of the block: the engine reads no words and no scales
+    for it and answers, in order, with the error bit and the canonical NaN (golden raises)."""
+    t.jobs.append(k)
+    t.results.append(REJECTED)
+    t.kinds.append(kind)
+
+
 def distribution(rng, name, shape):
     if name == "normal":
         return rng.standard_normal(shape)
@@ -100,6 +111,9 @@ def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_b
         (qa if side == 0 else qb).scales[0, 0] = nan
         add_dot(t, qa, qb, bits, "NaN scales")
     add_dot(t, quantized(x[:3, :n]), quantized(y[:3, :n]), bits, "one block")
+    for k in (1, n - 1, n + n // 2, (1 << 24) - 1):            # k not a multiple of the block: rejected
+        add_rejected(t, k)
+    add_dot(t, quantized(x[:1, :n]), quantized(y[:1, :n]), bits, "after a rejected job")
     if fmt.element.has_nan or fmt.element.has_inf:
         qa = quantized(x[:2])
         qa.codes[0, 5] = fmt.element.nan_code
@@ -116,6 +130,8 @@ def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_b
             qa.scales = rng.integers(0, scale_codes - 1, qa.scales.shape).astype(np.uint8)
             qb.scales = rng.integers(0, scale_codes - 1, qb.scales.shape).astype(np.uint8)
         add_dot(t, qa, qb, bits, name)
+        if j % 7 == 3:                                        # rejected jobs among the others
+            add_rejected(t, blocks * n + int(rng.integers(1, n)))
     return t
 
 

@@ -236,6 +236,21 @@ def test_gemv_in_amaranth_simulator_jobs_back_to_back():
     assert got == want_first + want_second
 
 
+@pytest.mark.parametrize("bad_k", [31, 48, 160, (1 << 24) - 32])
+def test_gemv_rejects_a_job_whose_k_is_not_a_block_multiple_or_exceeds_max_k(bad_k):
+    """Between two good jobs, a job with a bad ``k`` (not a multiple of the block, or over
+    max_k = 128) reads nothing and gives one result: error and last set, the canonical NaN."""
+    dut, first, want_first = gemv_streams("mxfp4", 8, 3, 96, seed=6, max_k=128)
+    _, second, want_second = gemv_streams("mxfp4", 8, 2, 64, seed=7, max_k=128)
+    rejected = 0x7FC00000 | 1 << 32 | 1 << 33                # value NaN, last, error
+    streams = {name: first[name] + second[name] for name in first}
+    streams["job"] = first["job"] + [5 | bad_k << 16] + second["job"]
+    want = want_first + [rejected] + want_second
+    assert simulate_gemv(dut, streams, want, stall=0.2) == want
+    with pytest.raises(ValueError):                         # golden refuses such a length too
+        mx.dot(mx.quantize(np.ones((1, 31)), "mxfp4"), mx.quantize(np.ones((1, 31)), "mxfp4"))
+
+
 def save_gemv(path, streams, expected):
     np.savez(path, **{name: np.array(items, dtype=object) for name, items in streams.items()},
              results=np.array(expected, dtype=object))
