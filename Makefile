@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_JOBS)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --durations=15
 
 # Exhaustive runs that take minutes (e.g. the MAC over all 2^24 inputs per rounding mode) and the
 # long formal proofs (FP8 and INT8 multipliers over all 2^16 pairs, the MAC over 18 addends per format).

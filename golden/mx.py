@@ -239,6 +239,17 @@ def _tensor_scale(tensor_scale, x) -> np.float32:
     return value
 
 
+def nvfp4_reciprocal_table() -> list[int]:
+    """FP32 bit patterns of ``fp32(1 / scale)`` for every UE4M3 scale code in the NVFP4 recipe's
+    float32 order (0 for codes below the clamp ``2**-6``, which never occur): the table the
+    hardware quantizer indexes."""
+    first = int(UE4M3.encode(np.float32(UE4M3_EPS)))
+    values = UE4M3.decode(np.arange(UE4M3.max_code + 1))
+    with np.errstate(divide="ignore"):                  # code 0 (below the clamp) is never used
+        reciprocal = (np.float32(1.0) / values.astype(np.float32)).astype(np.float32).view(np.uint32)
+    return [int(r) if c >= first else 0 for c, r in enumerate(reciprocal)]
+
+
 def _quantize_nv(blocks, finite, fmt, rounding, r, sr_bits, tensor_scale, x):
     one = np.float32(1.0)
     elem_max = np.float32(fmt.element.max)

@@ -24,14 +24,13 @@ Stochastic rounding takes ``sr_bits`` bits per element from ``golden.lfsr``'s se
 stream order (:func:`hdl.lfsr.lfsr_block`), advanced once per emitted block.
 """
 
-import numpy as np
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
 from golden.lfsr import DEFAULT_SEED, check_seed
-from golden.mx import SCALE_MODES, UE4M3_EPS, block_format
+from golden.mx import SCALE_MODES, UE4M3_EPS, block_format, nvfp4_reciprocal_table
 
 from .arith import element_fields, max_tree, normalize
 from .layouts import float_layout, lanes_of
@@ -190,9 +189,7 @@ class Quantizer(wiring.Component):
         # fp32(1 / scale) per code, in golden's float32 order; codes below the clamp never occur.
         # An indexed constant array, not a switch: Yosys writes a switch as a case function that
         # Icarus Verilog 11 cannot elaborate.
-        first = int(ue4m3.encode(UE4M3_EPS))
-        table = [int((np.float32(1.0) / ue4m3.decode(np.array(c))).view(np.uint32)) if c >= first else 0
-                 for c in range(ue4m3.max_code + 1)]
+        table = nvfp4_reciprocal_table()
         reciprocal_code = Signal(31, name="reciprocal")
         m.d.comb += reciprocal_code.eq(Array(Const(v, 31) for v in table)[code])
         return scale, reciprocal_code
