@@ -304,6 +304,8 @@ def main(argv=None) -> int:
         return 0
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
+    from synth.toolchain import warm_all
+    warm_all()                 # compile each yowasp tool once before parallel runs (the SIGBUS race)
     works = [_scratch(out, i) for i in range(args.jobs)]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         timings = dict(zip(files, pool.map(lambda f: baseline(f, works[files.index(f) % len(works)], args.timeout),
