@@ -184,28 +184,37 @@ def test_binary_or_non_text_words_hex_is_one_line(export_dir, tmp_path, capsys, 
 
 # --- outputs ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["symlink", "fifo", "device"])
-def test_output_onto_a_symlink_fifo_or_device_is_refused(tmp_path, capsys, kind):
-    target = tmp_path / "target.v"
+def special_target(tmp_path, kind):
+    """A symlink, FIFO or character device (a copy of /dev/null's node, made in ``tmp_path``:
+    the test must not be able to destroy the machine's /dev/null if the refusal regresses)."""
+    target = tmp_path / f"target-{kind}"
     if kind == "symlink":
         (tmp_path / "real.v").write_text("keep")
         target.symlink_to(tmp_path / "real.v")
     elif kind == "fifo":
         os.mkfifo(target)
     else:
-        target = "/dev/null"
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        os.mknod(target, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return target
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "device"])
+def test_output_onto_a_symlink_fifo_or_device_is_refused(tmp_path, capsys, kind):
+    target = special_target(tmp_path, kind)
     before = os.stat(target, follow_symlinks=False)
     one_line_error(capsys, "verilog", "decoder", "-o", target, mentions=(str(target),))
     after = os.stat(target, follow_symlinks=False)
-    assert (before.st_ino, before.st_mode) == (after.st_ino, after.st_mode)
+    assert (before.st_ino, before.st_mode, before.st_rdev) == (after.st_ino, after.st_mode, after.st_rdev)
     if kind == "symlink":
         assert (tmp_path / "real.v").read_text() == "keep"
-    assert os.path.exists("/dev/null") and stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
-def test_dequantize_onto_dev_null_is_refused(export_dir, capsys):
-    one_line_error(capsys, "dequantize", export_dir, "-o", "/dev/null")
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+def test_dequantize_onto_a_device_is_refused(export_dir, tmp_path, capsys):
+    target = special_target(tmp_path, "device")
+    one_line_error(capsys, "dequantize", export_dir, "-o", target)
+    assert stat.S_ISCHR(os.stat(target).st_mode)
 
 
 def test_quantize_replaces_only_its_own_export(export_dir, tmp_path, capsys):
