@@ -32,7 +32,7 @@ verify-full: $(STAMP)
 # Mutation testing of hdl/: MUTATE_ARGS="" runs every mutant (~1,500: hours on 2 cores).
 MUTATE_ARGS ?= --sample 12
 mutate: $(STAMP)
-	$(BIN)/python -m verification.mutate $(MUTATE_ARGS)
+	$(BIN)/python -m verification.tools.mutate $(MUTATE_ARGS)
 
 # Heavy independent oracles (torch CPU + torchao); tests that need them skip without them.
 oracles: $(ORACLES_STAMP)
@@ -41,7 +41,7 @@ $(ORACLES_STAMP): $(STAMP)
 	touch $@
 
 bench: $(STAMP)
-	$(BIN)/python -m verification.bench
+	$(BIN)/python -m verification.tools.bench
 
 clean:
 	rm -rf build

@@ -361,14 +361,6 @@ class E8M0Format:
     def values(self) -> np.ndarray:
         return self.decode64(np.arange(256))
 
-    def from_exponent(self, exponent) -> np.ndarray:
-        """Codes for unbiased exponents; outside [-127, 127] raises ``ValueError``."""
-        e = np.asarray(exponent, dtype=np.int64)
-        bad = (e < -127) | (e > 127)
-        if bad.any():
-            raise ValueError(f"E8M0 exponent out of [-127, 127] at index {_first_index(bad)}")
-        return (e + self.bias).astype(np.uint8)
-
     def __repr__(self):
         return "E8M0Format()"
 

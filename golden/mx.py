@@ -278,11 +278,6 @@ def _check_quantized(q, name: str) -> Quantized:
     return q
 
 
-def _scale_values(q: Quantized) -> np.ndarray:
-    """float64 value of each block scale (NaN for the NaN code)."""
-    return q.format.scale.decode64(q.scales)
-
-
 def dequantize(q: Quantized) -> np.ndarray:
     """float32 values of a Quantized tensor (NaN-scale blocks are NaN)."""
     q = _check_quantized(q, "q")

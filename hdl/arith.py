@@ -4,12 +4,16 @@
 - :func:`normalize`: shift a significand left until its top bit is set.
 - :func:`max_tree`: the largest of several unsigned values (block amax).
 
+- :func:`classify`: the one classifier of float codes (NaN / Inf / zero / subnormal), used by
+  the decoder, the multipliers, the MAC and the FP32 adder;
 - :func:`element_fields` / :func:`element_specials`: an element code as an exact integer
   (significand with hidden bit, shift) and its NaN/Inf flags.
 
 All build plain Amaranth expressions (no state, no module), so a caller can use them inside any
 ``m.d.comb`` or ``m.d.sync`` assignment.
 """
+
+from typing import NamedTuple
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
@@ -57,16 +61,37 @@ def element_fields(code: Value, fmt):
     return sign, significand, shift
 
 
-def element_specials(code: Value, fmt):
-    """``(is_nan, is_inf)`` of an element code (constant 0 for formats without specials)."""
+class Classes(NamedTuple):
+    """What a float code is: one bit each (a 0 constant where the format cannot have it)."""
+    nan: Value
+    inf: Value
+    zero: Value
+    subnormal: Value
+
+
+def classify(code: Value, fmt) -> Classes:
+    """The one classifier of float codes (every element format, FP16/BF16/FP32 alike, by the
+    format's ``specials``): ``fn`` formats (E4M3) have NaN only at S.1..1.1..1, ``ieee`` formats
+    NaN (all-ones exponent, mantissa != 0) and ±Inf (mantissa 0), ``none`` formats neither. Zero
+    and subnormal are the exponent-0 codes with mantissa 0 / non-zero (a format without mantissa
+    bits has no subnormals)."""
     mantissa = code[:fmt.mbits]
     exponent = code[fmt.mbits:fmt.mbits + fmt.ebits]
     top = exponent == (1 << fmt.ebits) - 1
+    no_mantissa = (mantissa == 0) if fmt.mbits else Const(1, 1)
+    zero = (exponent == 0) & no_mantissa
+    subnormal = (exponent == 0) & ~no_mantissa if fmt.mbits else Const(0, 1)
     if fmt.specials == "fn":
-        return top & (mantissa == (1 << fmt.mbits) - 1), Const(0, 1)
+        return Classes(top & (mantissa == (1 << fmt.mbits) - 1), Const(0, 1), zero, subnormal)
     if fmt.specials == "ieee":
-        return top & (mantissa != 0), top & (mantissa == 0)
-    return Const(0, 1), Const(0, 1)
+        return Classes(top & ~no_mantissa, top & no_mantissa, zero, subnormal)
+    return Classes(Const(0, 1), Const(0, 1), zero, subnormal)
+
+
+def element_specials(code: Value, fmt):
+    """``(is_nan, is_inf)`` of an element code (:func:`classify`)."""
+    classes = classify(code, fmt)
+    return classes.nan, classes.inf
 
 
 def max_tree(values: list) -> Value:

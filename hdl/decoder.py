@@ -19,7 +19,7 @@ from amaranth.lib.wiring import In, Out
 import golden
 from golden.formats import FloatFormat
 
-from .arith import normalize
+from .arith import classify, normalize
 from .layouts import float_layout, lanes_of
 from .pipeline import check_stages, delayed
 
@@ -79,7 +79,6 @@ class Decoder(wiring.Component):
         exponent = code[fmt.mbits:fmt.mbits + fmt.ebits]
         mantissa = code[:fmt.mbits]
         widen = out.mbits - fmt.mbits
-        all_ones = (1 << fmt.ebits) - 1
 
         if fmt.signed:
             m.d.comb += value.sign.eq(code[fmt.bits - 1])
@@ -104,15 +103,31 @@ class Decoder(wiring.Component):
 
         out_top = (1 << out.ebits) - 1
         canonical_nan = 1 << (out.mbits - 1)
-        if fmt.specials == "fn":
-            with m.If((exponent == all_ones) & (mantissa == (1 << fmt.mbits) - 1)):
+        if fmt.specials != "none":
+            classes = classify(code, fmt)
+            with m.If(classes.nan):
                 m.d.comb += [value.sign.eq(0), value.exponent.eq(out_top), value.mantissa.eq(canonical_nan)]
-        elif fmt.specials == "ieee":
-            with m.If(exponent == all_ones):
-                with m.If(mantissa == 0):
-                    m.d.comb += [value.exponent.eq(out_top), value.mantissa.eq(0)]
-                with m.Else():
-                    m.d.comb += [value.sign.eq(0), value.exponent.eq(out_top), value.mantissa.eq(canonical_nan)]
+            with m.Elif(classes.inf):
+                m.d.comb += [value.exponent.eq(out_top), value.mantissa.eq(0)]
+
+    @property
+    def fmt(self):
+        """Element format (golden.FloatFormat)."""
+        return self._fmt
+
+    @property
+    def out(self):
+        """Output IEEE format."""
+        return self._out
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    @property
+    def stages(self):
+        """Output register stages."""
+        return self._stages
 
     def elaborate(self, platform):
         m = Module()

@@ -173,6 +173,11 @@ class DotEngine(wiring.Component):
     def b_word_bits(self) -> int:
         return self._b_bits
 
+    @property
+    def activations(self):
+        """Mixed-mode activation format (None: MX × MX)."""
+        return self._activation
+
     def elaborate(self, platform):
         m = Module()
         fmt, lanes = self._fmt, self._lanes
@@ -223,7 +228,7 @@ class DotEngine(wiring.Component):
                 m.d.comb += [mul.a[lane].eq(lane_element(beat_a, lane, n, fmt.element.bits)),
                              mul.b[lane].eq(lane_element(beat_b, lane, n, fmt.element.bits))]
             products = [mul.product[lane] for lane in range(lanes)]
-            beat_flags = mul.invalid.as_value().any() if hasattr(mul, "invalid") else Const(0, 1)
+            beat_flags = mul.invalid.as_value().any() if "invalid" in mul.signature.members else Const(0, 1)
         flag_bits = len(Value.cast(beat_flags))
         beat_sum = Signal(signed(width), name="beat_sum")
         m.d.comb += beat_sum.eq(adder_tree(products))
@@ -268,7 +273,7 @@ class DotEngine(wiring.Component):
         else:
             m.submodules.scale = scale = ScaleApply(fmt)
             m.d.comb += [scale.total.eq(s2["total"]), scale.scale_a.eq(s2["scale_a"]), scale.scale_b.eq(s2["scale_b"])]
-            if hasattr(scale, "invalid"):
+            if "invalid" in scale.signature.members:
                 m.d.comb += scale.invalid.eq(s2["invalid"])
         s3 = {name: Signal(shape, name=f"s3_{name}") for name, shape in (
             ("valid", 1), ("value", 32), ("job_end", 1), ("empty", 1))}

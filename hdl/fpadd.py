@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 import golden
 
+from .arith import classify
 from .layouts import lanes_of
 from .rounding import round_to_float
 
@@ -60,11 +61,8 @@ def fp32_add(m, a, b, name: str = "add"):
     m.d.comb += lsb.eq(e_big - 150 - EXTRA)
     code = round_to_float(m, total, lsb, fp32, "rne", name)
 
-    top = 0xFF
-    nan_a = (a[23:31] == top) & (a[:23] != 0)
-    nan_b = (b[23:31] == top) & (b[:23] != 0)
-    inf_a = (a[23:31] == top) & (a[:23] == 0)
-    inf_b = (b[23:31] == top) & (b[:23] == 0)
+    class_a, class_b = classify(a, fp32), classify(b, fp32)
+    nan_a, inf_a, nan_b, inf_b = class_a.nan, class_a.inf, class_b.nan, class_b.inf
     result = Signal(32, name=f"{name}_result")
     with m.If(nan_a | nan_b | (inf_a & inf_b & (a[31] != b[31]))):
         m.d.comb += result.eq(FP32_NAN)

@@ -50,6 +50,7 @@ class GEMV(wiring.Component):
             raise ValueError(f"max_k={max_k!r} must be a multiple of the block size {self._fmt.block} up to 2**20")
         self._max_k = max_k
         self._mixed = activations is not None
+        self._activations_name = activations
         engine = self._engine
         members = {
             "job": In(stream.Signature(data.StructLayout({"rows": unsigned(16), "k": unsigned(COUNT_BITS)}))),
@@ -97,6 +98,24 @@ class GEMV(wiring.Component):
         with m.If(begin):
             m.d.sync += [written.eq(0), loading.eq(1)]
         return written
+
+    @property
+    def fmt(self):
+        """Block format."""
+        return self._fmt
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    @property
+    def max_k(self):
+        """Longest vector the memories hold."""
+        return self._max_k
+
+    @property
+    def activations(self):
+        return self._activations_name
 
     def elaborate(self, platform):
         m = Module()

@@ -55,6 +55,15 @@ class IntDotEngine(wiring.Component):
     def word_bits(self) -> int:
         return self._word_bits
 
+    @property
+    def bits(self):
+        """Element width (4 or 8)."""
+        return self._bits
+
+    @property
+    def lanes(self):
+        return self._lanes
+
     def elaborate(self, platform):
         m = Module()
         nibbles = self._bits // 4

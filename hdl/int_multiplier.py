@@ -44,6 +44,19 @@ class IntMultiplier(wiring.Component):
     def latency(self) -> int:
         return self._stages
 
+    @property
+    def bits(self):
+        """Element width (4 or 8)."""
+        return self._bits
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    @property
+    def stages(self):
+        return self._stages
+
     def elaborate(self, platform):
         m = Module()
         result = Signal(self.product.shape())

@@ -239,8 +239,39 @@ class PackedLoader(wiring.Component):
         super().__init__(members)
 
     @property
-    def lanes_per_beat(self) -> int:
-        return self._lanes
+    def word_bits(self):
+        return self._word_bits
+
+    @property
+    def layout(self):
+        return self._layout
+
+    @property
+    def compressed(self):
+        return self._compressed
+
+    @property
+    def scales(self):
+        """Scale side stream format (None without)."""
+        return self._scales
+
+    @property
+    def block(self):
+        """Elements per scale."""
+        return self._block
+
+    @property
+    def decode(self):
+        return self._decode
+
+    @property
+    def fmt(self):
+        """Element format of --decode."""
+        return self._fmt
+
+    @property
+    def count_bits(self):
+        return self._count_bits
 
     def elaborate(self, platform):
         m = Module()

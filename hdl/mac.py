@@ -102,6 +102,23 @@ class MAC(wiring.Component):
             m.d.comb += [result.sign.eq(Mux(magnitude == 0, zero_sign, negative)),
                          result.as_value()[:15].eq(code)]
 
+    @property
+    def fmt(self):
+        """Element format."""
+        return self._fmt
+
+    @property
+    def rounding(self):
+        return self._rounding
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    @property
+    def stages(self):
+        return self._stages
+
     def elaborate(self, platform):
         m = Module()
         result = Signal(self.result.shape())

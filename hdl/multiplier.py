@@ -154,6 +154,24 @@ class Multiplier(wiring.Component):
             m.d.comb += [product.sign.eq(sign), product.as_value()[:target.bits - 1].eq(code)]
         return None
 
+    @property
+    def fmt(self):
+        """Element format."""
+        return self._fmt
+
+    @property
+    def out(self):
+        """Product form: fixed, fp16, bf16 or fp32."""
+        return self._out
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    @property
+    def stages(self):
+        return self._stages
+
     def elaborate(self, platform):
         m = Module()
         result = Signal(self.product.shape())

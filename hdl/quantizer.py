@@ -201,6 +201,37 @@ class Quantizer(wiring.Component):
                               random=random, sr_bits=self._sr_bits)
         return Cat(code, sign)
 
+    @property
+    def fmt(self):
+        """Block format."""
+        return self._fmt
+
+    @property
+    def input(self):
+        """Input IEEE format."""
+        return getattr(self, '_input', None)
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    @property
+    def scale_mode(self):
+        return self._scale_mode
+
+    @property
+    def rounding(self):
+        return self._rounding
+
+    @property
+    def sr_bits(self):
+        return self._sr_bits
+
+    @property
+    def seed(self):
+        """LFSR seed."""
+        return self._seed
+
     def elaborate(self, platform):
         m = Module()
         src, fmt = self._input, self._fmt

@@ -168,6 +168,24 @@ class ScaleApply(wiring.Component):
         is_nan = (self.scale == golden.E8M0.nan_code) | (self.special == 3)
         return negative, magnitude, lsb, is_nan, (self.special == 1) | (self.special == 2)
 
+    @property
+    def fmt(self):
+        """Block format (golden.mx.BlockFormat)."""
+        return self._fmt
+
+    @property
+    def mode(self):
+        return self._mode
+
+    @property
+    def input(self):
+        """Value format of value/mixed mode (None in block mode)."""
+        return getattr(self, '_input', None)
+
+    @property
+    def stages(self):
+        return self._stages
+
     def elaborate(self, platform):
         m = Module()
         fp32 = golden.FP32

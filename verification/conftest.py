@@ -3,7 +3,7 @@
 
 import pytest
 
-from verification.cocotb_run import SIMULATORS, icarus_missing
+from verification.benches.runner import SIMULATORS, icarus_missing
 
 
 @pytest.fixture(params=SIMULATORS)

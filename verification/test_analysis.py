@@ -170,8 +170,8 @@ def test_on_grid_tensor_exports_exactly(tmp_path):
 def test_loader_reads_the_exported_hex_image(tmp_path):
     """The words.hex / scales.hex images driven into hdl.PackedLoader give golden's beats."""
     from golden import packing
-    from verification.amaranth_sim import run_streams
-    from verification.loader_traffic import beat_payload, job_payload
+    from verification.benches.amaranth_sim import run_streams
+    from verification.traffic.loader import beat_payload, job_payload
     x = np.random.default_rng(2).standard_normal((2, 64)).astype(np.float32)
     meta = export.export(x, tmp_path / "img", "mxfp4", word_bits=32)
     words = [int(ln, 16) for ln in (tmp_path / "img" / "words.hex").read_text().split()]

@@ -1,9 +1,9 @@
-"""The functional-coverage collector the stream benches use (verification/coverage.py)."""
+"""The functional-coverage collector the stream benches use (verification/tools/coverage.py)."""
 
 import pytest
 
-from verification.coverage import Coverage
-from verification.cocotb_streams import handshake_points
+from verification.tools.coverage import Coverage
+from verification.benches.streams import handshake_points
 
 
 def test_coverage_fails_below_100_percent_and_names_the_holes():

@@ -6,7 +6,7 @@ import pytest
 import golden
 import hdl
 from golden import MiniFloat
-from verification.amaranth_sim import run_vectors
+from verification.benches.amaranth_sim import run_vectors
 
 FORMATS = [golden.E2M1, golden.E1M2, golden.E3M0, golden.E4M3, golden.E5M2,
            MiniFloat(2, 1, 0, name="E2M1b0"), MiniFloat(1, 2, 0, name="E1M2b0"),

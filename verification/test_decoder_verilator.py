@@ -5,7 +5,7 @@ import pytest
 
 import golden
 import hdl
-from verification.cocotb_run import run_vector_bench
+from verification.benches.runner import run_vector_bench
 
 pytestmark = pytest.mark.verilator
 

@@ -1,5 +1,5 @@
 """Yosys SAT equivalence of the combinational scalar units against golden ROMs (complete where
-the input space is at most 2^16, bounded otherwise; see verification/formal.py)."""
+the input space is at most 2^16, bounded otherwise; see verification/tools/formal.py)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import pytest
 import golden
 from golden import arith
 import synth
-from verification import formal
+from verification.tools import formal
 
 
 @pytest.mark.yosys

@@ -9,7 +9,7 @@ from amaranth.hdl import Elaboratable, Module, Signal
 
 import golden
 from hdl.arith import element_fields, element_specials, leading_zeros, max_tree, normalize
-from verification.amaranth_sim import run_vectors
+from verification.benches.amaranth_sim import run_vectors
 
 
 class Comb(Elaboratable):

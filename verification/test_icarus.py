@@ -9,8 +9,9 @@ import golden
 import hdl
 import synth
 from synth.nextpnr import ports
-from verification.cocotb_run import icarus_missing, run_vector_bench
-from verification.test_loader import CONFIGS, run_bench
+from verification.benches.runner import icarus_missing, run_vector_bench
+from verification.benches.runs import LOADER_CONFIGS as CONFIGS
+from verification.benches.runs import run_loader_bench as run_bench
 
 pytestmark = [pytest.mark.verilator,
               pytest.mark.skipif(icarus_missing() is not None, reason=icarus_missing() or "")]
@@ -52,13 +53,13 @@ def test_x_on_a_combinational_output_fails_the_bench(tmp_path):
 def test_x_on_a_handshake_fails_the_stream_bench(tmp_path, port, monkeypatch):
     """A valid or ready that goes X for a moment (here: while word 0x...7 is offered) fails
     the loader bench even if every beat would still arrive right."""
-    import verification.cocotb_run as runner
+    import verification.benches.runner as runner
     original = runner.run_cocotb
 
     def with_x(component, top, *args, **kwargs):
         verilog = plant_x(synth.to_verilog(component, top), top, port, "words__valid && words__payload[3:0] == 4'd7")
         return original(component, top, *args, verilog=verilog, **kwargs)
-    monkeypatch.setattr("verification.test_loader.run_cocotb", with_x)
+    monkeypatch.setattr("verification.benches.runs.run_cocotb", with_x)
     tests, failures = run_bench(CONFIGS[1], tmp_path, n_random=5, sim="icarus")
     assert failures >= 1
     assert f"{port} at cycle" in (tmp_path / "results.xml").read_text() and "X/Z reached it" in \

@@ -7,9 +7,9 @@ import pytest
 
 import hdl
 from golden import integer
-from verification.amaranth_sim import run_streams, run_vectors
-from verification.dot_traffic import memory_words
-from verification.cocotb_vectors import pack_lanes
+from verification.benches.amaranth_sim import run_streams, run_vectors
+from verification.traffic.dot import memory_words
+from verification.benches.vectors import pack_lanes
 
 
 def test_golden_integer_against_python():
@@ -84,7 +84,7 @@ def test_int_dot_engine_takes_a_beat_every_cycle():
     """No stalls: the result of a job leaves while the next job's beats flow (one beat per
     cycle), so 20 jobs of 4 beats take 80 cycles plus the pipeline's few."""
     from amaranth.sim import Simulator
-    from verification.amaranth_sim import stream_put
+    from verification.benches.amaranth_sim import stream_put
     dut = hdl.IntDotEngine("int4", 8)
     rng = np.random.default_rng(5)
     jobs = [32] * 20

@@ -2,27 +2,14 @@
 
 from pathlib import Path
 
-from verification.layers import violations
+from verification.tools.layers import violations
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Known and not yet fixed (issue 17 stays open for it): the benchmark tool reuses the cocotb
-# bench runners that still live in three test modules. This list may only shrink.
-KNOWN = {
-    "verification/bench.py:82: product module imports the test module verification.test_quantizer.CONFIGS",
-    "verification/bench.py:82: product module imports the test module verification.test_quantizer",
-    "verification/bench.py:82: product module imports the test module verification.test_quantizer.run_bench",
-    "verification/bench.py:93: product module imports the test module verification.test_loader",
-    "verification/bench.py:93: product module imports the test module verification.test_loader.run_bench",
-    "verification/bench.py:108: product module imports the test module verification.test_dot",
-    "verification/bench.py:108: product module imports the test module verification.test_dot.run_gemv",
-}
 
 
 def test_layers_point_one_way():
-    found = set(violations(ROOT))
-    assert found - KNOWN == set(), sorted(found - KNOWN)
-    assert KNOWN <= found, f"fixed, drop from KNOWN: {sorted(KNOWN - found)}"
+    assert violations(ROOT) == []
 
 
 def planted(tmp_path, package, name, text):

@@ -7,65 +7,10 @@ import numpy as np
 import pytest
 
 import hdl
-from verification.amaranth_sim import run_streams
-from verification.cocotb_run import run_cocotb
-from verification.loader_traffic import Traffic, add_job, directed_traffic, random_traffic
-
-
-def traffic(word_bits, layout, compressed, scales=None, block=32, n_random=30, seed=1):
-    t = directed_traffic(word_bits, layout, compressed, scales, block, seed=seed)
-    r = random_traffic(word_bits, n_random, layout, compressed, scales, block, seed=seed + 1)
-    for k in ("jobs", "words", "scales", "beats", "kinds", "word_states"):
-        getattr(t, k).extend(getattr(r, k))
-    for point, n in r.data_points.items():
-        t.data_points[point] = t.data_points.get(point, 0) + n
-    return t
-
-
-def throughput_traffic(word_bits, layout, compressed, scales=None, block=32, words=10240) -> Traffic:
-    """Aligned jobs, back to back, >= ``words`` words; compressed words half zero, so every chunk
-    has a zero word to hide its bitmap behind. Diagonal: row jobs, then column jobs (a row job
-    right after a column job first fills a tile: L cycles without output, documented)."""
-    rng = np.random.default_rng(9)
-    t = Traffic(word_bits)
-    L = word_bits // 4
-    while len(t.words) < words:                       # jobs of 1024 words (whole tiles when diagonal)
-        count = 1024 * L if layout == "linear" else max(1, 1024 // L) * L * L
-        add_job(t, rng, count, layout=layout, rows=layout == "diagonal" and len(t.words) < words // 2,
-                compressed=compressed, scales=scales, block=block, zero_share=0.5 if compressed else 0.1)
-    return t
-
-
-def save(t: Traffic, path):
-    np.savez(path, jobs=np.array(t.jobs, dtype=object), words=np.array(t.words, dtype=object),
-             scales=np.array(t.scales, dtype=object), beats=np.array(t.beats, dtype=object),
-             word_states=np.array(t.word_states), data_points=np.array(json.dumps(t.data_points)))
-
-
-CONFIGS = [  # word_bits, layout, compressed, scales, block
-    (16, "linear", False, "e8m0", 32),
-    (32, "linear", True, None, 32),
-    (32, "diagonal", True, None, 32),
-    (64, "diagonal", False, None, 32),
-    (128, "linear", True, "ue4m3", 16),
-    (512, "linear", False, "e8m0", 32),
-]
-
-
-def run_bench(config, tmp_path, planted_fault=None, testcase=None, n_random=30, sim="verilator"):
-    word_bits, layout, compressed, scales, block = config
-    t = traffic(word_bits, layout, compressed, scales, block, n_random=n_random)
-    if planted_fault is not None:
-        t.beats[planted_fault] ^= 1 << (word_bits // 4 * 5)          # flip one beat's `last`
-    save(t, tmp_path / "traffic.npz")
-    save(throughput_traffic(word_bits, layout, compressed, scales, block), tmp_path / "throughput.npz")
-    expect_error = int(any(b >> (word_bits // 4 * 5 + 1) & 1 for b in t.beats))
-    params = {"traffic": str(tmp_path / "traffic.npz"), "throughput": str(tmp_path / "throughput.npz"),
-              "report": str(tmp_path / "throughput.json"), "lanes": word_bits // 4, "scales": scales,
-              "expect_error": expect_error, "seed": 3, "layout": layout, "compressed": compressed}
-    dut = hdl.PackedLoader(word_bits, layout, compressed=compressed, scales=scales, block=block)
-    return run_cocotb(dut, "loader", "verification.cocotb_loader", tmp_path, params=params, testcase=testcase,
-                      sim=sim)
+from verification.benches.amaranth_sim import run_streams
+from verification.benches.runs import LOADER_CONFIGS as CONFIGS
+from verification.benches.runs import run_loader_bench as run_bench
+from verification.traffic.loader import Traffic, traffic
 
 
 @pytest.mark.verilator

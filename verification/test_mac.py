@@ -13,9 +13,9 @@ import pytest
 import golden
 import hdl
 from golden import arith
-from verification.amaranth_sim import run_vectors
-from verification.cocotb_run import run_vector_bench
-from verification.test_arith import c_values
+from verification.benches.amaranth_sim import run_vectors
+from verification.benches.runner import run_vector_bench
+from verification.test_golden_arith import c_values
 
 
 def directed_c_values(n_random: int = 200) -> np.ndarray:

@@ -11,8 +11,8 @@ import hdl
 import synth
 from golden import arith
 from synth.unit_gates import prove_equivalent, rom_verilog, unit_gates
-from verification.amaranth_sim import run_vectors
-from verification.cocotb_run import run_vector_bench
+from verification.benches.amaranth_sim import run_vectors
+from verification.benches.runner import run_vector_bench
 
 FP4 = [golden.E2M1, golden.E1M2, golden.E3M0]
 OUTS = ["fixed", "fp16", "bf16", "fp32"]

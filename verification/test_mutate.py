@@ -1,11 +1,11 @@
-"""The mutation-testing tool itself (verification/mutate.py): the issue's operators are generated
+"""The mutation-testing tool itself (verification/tools/mutate.py): the issue's operators are generated
 where hardware is built (not in parameter checks), every mutant still parses, samples nest, and the
 report's kill rate, waivers and exit status."""
 
 import ast
 import json
 
-from verification import mutate
+from verification.tools import mutate
 
 SOURCE = '''from amaranth.hdl import Mux
 

@@ -10,7 +10,7 @@ import pytest
 
 import golden
 from golden import mx
-from verification.reference import minifloat_value
+from verification.tools.reference import minifloat_value
 
 MX_FORMATS = [mx.MXFP4, mx.MXFP8_E4M3, mx.MXFP8_E5M2]
 
@@ -202,7 +202,7 @@ def test_linear_packing_matches_torch_layout():
 # --- dot and matmul against Fractions ------------------------------------------------------------
 def fp32_of(q: Fraction) -> np.float32:
     """Correctly rounded float32 of an exact value (RNE, subnormals, overflow to Inf)."""
-    from verification.reference import round_to_ieee
+    from verification.tools.reference import round_to_ieee
     return np.uint32(round_to_ieee(q, "fp32")).view(np.float32)
 
 
@@ -318,7 +318,7 @@ def test_mixed_dot_matches_fraction_reference(activation):
     import ml_dtypes
     from fractions import Fraction
 
-    from verification.reference import ieee_value, round_to_ieee
+    from verification.tools.reference import ieee_value, round_to_ieee
     dtype = np.float16 if activation == "fp16" else ml_dtypes.bfloat16
     rng = np.random.default_rng(12)
     rows, k = 12, 96

@@ -14,8 +14,8 @@ import golden
 import hdl
 from golden import mx
 from hdl.scale import block_sum_width
-from verification.amaranth_sim import run_vectors
-from verification.cocotb_run import run_vector_bench
+from verification.benches.amaranth_sim import run_vectors
+from verification.benches.runner import run_vector_bench
 
 
 def s_candidates(lsb: int, largest: int, rng) -> list[int]:

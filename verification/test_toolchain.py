@@ -79,7 +79,7 @@ def test_synthesis_cache_key_changes_with_a_tool_version(monkeypatch):
 
 
 def test_verilator_model_key_changes_with_the_simulator_version(monkeypatch):
-    from verification import cocotb_run
+    from verification.benches import runner as cocotb_run
     before = cocotb_run.model_key("module m; endmodule", "verilator", [], False)
     real = toolchain.cache_versions
     monkeypatch.setattr(cocotb_run, "cache_versions", lambda *t: {**real(*t), "verilator": "9.0"})

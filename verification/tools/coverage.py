@@ -3,7 +3,7 @@ counts hits while it runs, prints the table and fails below 100% of what it decl
 
 Two kinds of points feed one collector:
 
-- handshake points, hit by :class:`verification.cocotb_streams.StreamTB` every cycle: a source
+- handshake points, hit by :class:`verification.benches.streams.StreamTB` every cycle: a source
   the bench holds back (``bench pauses``), a source the DUT holds back (``DUT stalls``: valid
   and not ready), a sink the bench holds back (``bench stalls``: valid and not ready), each in
   the *state* of the beat concerned (the stream's ``state(index)``: e.g. a job's first word or

@@ -8,7 +8,7 @@ import pytest
 
 import golden
 from golden import arith
-from verification.reference import ieee_value, minifloat_value, round_to_ieee
+from verification.tools.reference import ieee_value, minifloat_value, round_to_ieee
 
 FP4 = [golden.E2M1, golden.E1M2, golden.E3M0]
 PAIRS = np.array([(a, b) for a in range(16) for b in range(16)])

@@ -27,7 +27,7 @@ from pathlib import Path
 import synth
 from synth.toolchain import activate_verilator, cache_versions
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SIM_ROOT = Path(os.environ.get("FP4HW_SIM_BUILD", REPO / "build" / "sim"))
 # DESIGN §2: Amaranth's Verilog trips width warnings; these two waivers and no others.
 VERILATOR_WAIVERS = ["-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND"]
@@ -138,7 +138,7 @@ def resolved(signal, what: str = "") -> int:
 def run_vector_bench(component, top: str, run_dir: Path, *, inputs: dict, outputs: dict,
                      lanes: int, stages: int = 0, sim: str = "verilator", verilog: str | None = None
                      ) -> tuple[int, int]:
-    """Run :mod:`verification.cocotb_vectors` on ``component``.
+    """Run :mod:`verification.benches.vectors` on ``component``.
 
     ``inputs`` / ``outputs`` map port names to ``(values, bits per lane)`` with one value per
     vector (outputs: the golden values). Returns the cocotb (tests, failures) counts.
@@ -161,5 +161,5 @@ def run_vector_bench(component, top: str, run_dir: Path, *, inputs: dict, output
     params = {"lanes": lanes, "stages": stages, "vectors": str(run_dir / "vectors.npz"),
               "inputs": {k: w for k, (_, w) in inputs.items()},
               "outputs": {k: w for k, (_, w) in outputs.items()}}
-    return run_cocotb(component, top, "verification.cocotb_vectors", run_dir, params=params, sim=sim,
+    return run_cocotb(component, top, "verification.benches.vectors", run_dir, params=params, sim=sim,
                       verilog=verilog)

@@ -79,7 +79,8 @@ def measure(what: str, runs: list, report_file: str, testcase: str, describe) ->
 
 def quantizer_throughput(blocks: int = 2000) -> dict:
     """Input beats accepted per cycle with input always valid and output always ready."""
-    from verification.test_quantizer import CONFIGS, run_bench
+    from verification.benches.runs import QUANTIZER_CONFIGS as CONFIGS
+    from verification.benches.runs import run_quantizer_bench as run_bench
 
     runs = [("-".join(str(v) for v in config),
              lambda folder, testcase, config=config: run_bench(config, folder, blocks=blocks, testcase=testcase))
@@ -90,7 +91,7 @@ def quantizer_throughput(blocks: int = 2000) -> dict:
 
 def loader_throughput() -> dict:
     """Output beats per cycle over >= 10,240 words, no stalls, every layout and decompression."""
-    from verification.test_loader import run_bench
+    from verification.benches.runs import run_loader_bench as run_bench
 
     configs = [(32, "linear", False, None, 32), (32, "linear", True, None, 32), (32, "diagonal", False, None, 32),
                (32, "diagonal", True, None, 32), (512, "linear", True, "e8m0", 32)]
@@ -105,7 +106,7 @@ def loader_throughput() -> dict:
 def gemv_cycles() -> dict:
     """The 64 x 4096 MXFP4 GEMV (32 and 8 lanes), an NVFP4 and a mixed-mode one: cycles from the
     job to the last result, weight beats per cycle, all with no stalls on Verilator."""
-    from verification.test_dot import run_gemv
+    from verification.benches.runs import run_gemv_bench as run_gemv
 
     shapes = [("mxfp4", 32, 64, 4096, None), ("mxfp4", 8, 64, 4096, None), ("nvfp4", 16, 64, 1024, None),
               ("mxfp4", 16, 16, 1024, "fp16")]

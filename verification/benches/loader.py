@@ -9,11 +9,11 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from verification.cocotb_run import cocotb_params, resolved
-from verification.cocotb_streams import (Sink, Source, StreamTB, burst_pauses, compare, handshake_points, no_pauses,
+from verification.benches.runner import cocotb_params, resolved
+from verification.benches.streams import (Sink, Source, StreamTB, burst_pauses, compare, handshake_points, no_pauses,
                                          random_pauses)
-from verification.coverage import Coverage
-from verification.loader_traffic import SPECIAL_SCALE_CODES
+from verification.tools.coverage import Coverage
+from verification.traffic.loader import SPECIAL_SCALE_CODES
 
 
 class LoaderTB(StreamTB):
@@ -31,7 +31,7 @@ class LoaderTB(StreamTB):
         return bool(beat >> 5 * self.lanes & 1)
 
     def declare_coverage(self) -> Coverage:
-        """What a run under random stalls must show (verification/coverage.py)."""
+        """What a run under random stalls must show (verification/tools/coverage.py)."""
         p, L = self.params, self.lanes
         cov = Coverage(f"loader W={4 * L} {p['layout']}{' compressed' if p['compressed'] else ''}"
                        f"{' scales ' + p['scales'] if p['scales'] else ''}")

@@ -4,6 +4,7 @@ the cocotb bench (as raw payload integers)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,3 +174,35 @@ def random_traffic(word_bits, n_jobs, layout="linear", compressed=False, scales=
             add_job(t, rng, tiles * L * L, layout="diagonal", rows=bool(rng.random() < 0.5), compressed=compressed,
                     zero_share=float(rng.choice([0.0, 0.3, 0.8])))
     return t
+
+
+def traffic(word_bits, layout, compressed, scales=None, block=32, n_random=30, seed=1):
+    t = directed_traffic(word_bits, layout, compressed, scales, block, seed=seed)
+    r = random_traffic(word_bits, n_random, layout, compressed, scales, block, seed=seed + 1)
+    for k in ("jobs", "words", "scales", "beats", "kinds", "word_states"):
+        getattr(t, k).extend(getattr(r, k))
+    for point, n in r.data_points.items():
+        t.data_points[point] = t.data_points.get(point, 0) + n
+    return t
+
+
+def throughput_traffic(word_bits, layout, compressed, scales=None, block=32, words=10240) -> Traffic:
+    """Aligned jobs, back to back, >= ``words`` words; compressed words half zero, so every chunk
+    has a zero word to hide its bitmap behind. Diagonal: row jobs, then column jobs (a row job
+    right after a column job first fills a tile: L cycles without output, documented)."""
+    rng = np.random.default_rng(9)
+    t = Traffic(word_bits)
+    L = word_bits // 4
+    while len(t.words) < words:                       # jobs of 1024 words (whole tiles when diagonal)
+        count = 1024 * L if layout == "linear" else max(1, 1024 // L) * L * L
+        add_job(t, rng, count, layout=layout, rows=layout == "diagonal" and len(t.words) < words // 2,
+                compressed=compressed, scales=scales, block=block, zero_share=0.5 if compressed else 0.1)
+    return t
+
+
+def save(t: Traffic, path):
+    np.savez(path, jobs=np.array(t.jobs, dtype=object), words=np.array(t.words, dtype=object),
+             scales=np.array(t.scales, dtype=object), beats=np.array(t.beats, dtype=object),
+             word_states=np.array(t.word_states), data_points=np.array(json.dumps(t.data_points)))
+
+

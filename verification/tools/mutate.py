@@ -1,6 +1,6 @@
 """Mutation testing of the RTL sources: how many deliberate bugs do the fast tests catch?
 
-``make mutate`` (``python -m verification.mutate``) enumerates mutants of the hardware-building
+``make mutate`` (``python -m verification.tools.mutate``) enumerates mutants of the hardware-building
 code in ``hdl/`` (every function but constructors, parameter checks and properties), applies
 them one at a time to a scratch copy of the sources, runs the fast tests of the affected unit
 (Amaranth simulator, ``-x``), and for a mutant those miss the unit's cocotb benches on Icarus
@@ -13,7 +13,7 @@ file, each survivor with its diff. Operators (the issue's list):
 - swap the two data arms of a ``Mux``.
 
 A mutant whose design no longer elaborates counts as killed (the tests fail). Survivors are
-either equivalent mutants, waived with the reason in ``verification/mutation_waivers.txt``
+either equivalent mutants, waived with the reason in ``verification/tools/mutation_waivers.txt``
 (one ``<mutant id>  <reason>`` per line), or holes to close with a test. The whole space is
 ~1,500 mutants (hours on 2 cores); ``--sample N`` takes N per file, spread evenly and
 reproducibly, which is what ``make mutate`` runs by default.
@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WAIVERS = Path(__file__).with_name("mutation_waivers.txt")
 
 # hdl file -> (test files, -k expression): the fast tests that exercise it
@@ -51,9 +51,9 @@ TESTS = {
     "quantizer.py": (["test_quantizer.py"], "amaranth"),
     "zero_words.py": (["test_loader.py"], "amaranth"),
     "loader.py": (["test_loader.py"], "amaranth or decodes"),
-    "fpadd.py": (["test_dot.py"], "adder_sample"),
+    "fpadd.py": (["test_fpadd.py"], "amaranth"),
     "dot.py": (["test_dot.py"], "engine_in_amaranth or mixed_mode_in"),
-    "gemv.py": (["test_dot.py"], "gemv_in_amaranth"),
+    "gemv.py": (["test_gemv.py"], "amaranth or rejects"),
     "int_multiplier.py": (["test_int_baselines.py"], ""),
     "int_dot.py": (["test_int_baselines.py"], ""),
 }
@@ -71,9 +71,9 @@ BENCHES = {
     "quantizer.py": (["test_quantizer.py"], "icarus and stream"),
     "zero_words.py": (["test_loader.py"], "icarus and streams"),
     "loader.py": (["test_loader.py"], "icarus and streams"),
-    "fpadd.py": (["test_dot.py"], "icarus and adder"),
+    "fpadd.py": (["test_fpadd.py"], "icarus"),
     "dot.py": (["test_dot.py"], "icarus and (engine_on or mixed_mode)"),
-    "gemv.py": (["test_dot.py"], "icarus and gemv_on"),
+    "gemv.py": (["test_gemv.py"], "icarus and gemv_on"),
     "int_multiplier.py": (["test_int_baselines.py"], ""),
     "int_dot.py": (["test_int_baselines.py"], ""),
     "lfsr.py": (["test_quantizer.py"], "icarus and stream"),
@@ -249,7 +249,7 @@ def run_mutant(mutant: Mutant, work: Path, timeout: float, benches: bool = True,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verification.mutate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m verification.tools.mutate", description=__doc__.splitlines()[0])
     parser.add_argument("--files", nargs="+", help="hdl files to mutate (default: every file with tests)")
     parser.add_argument("--sample", type=int, default=None, help="mutants per file (default: all)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

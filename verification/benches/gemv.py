@@ -8,9 +8,9 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from verification.cocotb_run import cocotb_params
-from verification.cocotb_streams import Sink, Source, StreamTB, compare, handshake_points, no_pauses, random_pauses
-from verification.coverage import Coverage
+from verification.benches.runner import cocotb_params
+from verification.benches.streams import Sink, Source, StreamTB, compare, handshake_points, no_pauses, random_pauses
+from verification.tools.coverage import Coverage
 
 STREAMS = ("job", "x_words", "x_scales", "w_words", "w_scales")
 

@@ -19,7 +19,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
-from verification.cocotb_run import resolved
+from verification.benches.runner import resolved
 
 
 def no_pauses():
@@ -89,7 +89,7 @@ class StreamTB:
         self.dut = dut
         self.clk = dut.clk
         self.cycle = 0
-        self.coverage = None            # a verification.coverage.Coverage to count handshakes into
+        self.coverage = None            # a verification.tools.coverage.Coverage to count handshakes into
         cocotb.start_soon(Clock(self.clk, period_ns, unit="ns").start())
 
     async def reset(self, cycles: int = 2):
@@ -150,7 +150,7 @@ class StreamTB:
 
 
     def _cover(self, sources, sinks, ready):
-        """Handshake coverage of this cycle (see verification/coverage.py)."""
+        """Handshake coverage of this cycle (see verification/tools/coverage.py)."""
         cov = self.coverage
         for s in sources:
             if s.done:

@@ -1,7 +1,7 @@
 """cocotb bench for combinational (optionally pipelined) lane-parallel units: drives every input
 vector from a file, compares every output lane with the golden value from the same file.
 
-The pytest side (:func:`verification.cocotb_run.run_vector_bench`) computes the vectors and the
+The pytest side (:func:`verification.benches.runner.run_vector_bench`) computes the vectors and the
 expected outputs with golden and saves them as ``vectors.npz`` in the run folder; this module
 only moves bits. Port values are packed lane *i* at bits ``[i*w, (i+1)*w)``. With ``stages`` > 0
 the bench clocks the unit and checks each result ``stages`` cycles after its inputs, with a new
@@ -15,7 +15,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
-from verification.cocotb_run import cocotb_params, resolved
+from verification.benches.runner import cocotb_params, resolved
 
 
 def pack_lanes(values: np.ndarray, width: int, lanes: int) -> list[int]:
