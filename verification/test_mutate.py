@@ -67,3 +67,21 @@ def test_bad_result_files_and_options_are_one_line_errors(tmp_path, capsys):
     assert len(err) == 4 and all(line.startswith("mutate: ") for line in err)
     assert "--only" in err[0] and "--skip" in err[1] and "--unwaived" in err[3]
     assert not (tmp_path / "out").exists()
+
+
+def test_every_waiver_names_a_mutant_of_the_current_rtl():
+    """Waivers are keyed by file, function, operator and text (no line number): each must still
+    name a mutant, or it is stale and would hide nothing (or the wrong thing)."""
+    from pathlib import Path
+    ids = {mu.id for path in Path(mutate.REPO, "hdl").glob("*.py") for mu in mutate.mutants_of(path)}
+    stale = [w for w in mutate.load_waivers() if w not in ids]
+    assert not stale, stale
+
+
+def test_mutant_ids_survive_an_edit_above_them(tmp_path):
+    source = "def f(m, a, b):\n    m.d.comb += a.eq(b + 1)\n    m.d.comb += a.eq(b + 1)\n"
+    (tmp_path / "x.py").write_text(source)
+    before = [mu.id for mu in mutate.mutants_of(tmp_path / "x.py")]
+    (tmp_path / "x.py").write_text("# a comment\n\nX = 3\n" + source)
+    assert [mu.id for mu in mutate.mutants_of(tmp_path / "x.py")] == before
+    assert len(set(before)) == len(before) and any(i.endswith("#1") for i in before)

@@ -92,10 +92,15 @@ class Mutant:
     after: str
     start: int          # character offsets of the replaced text in the file
     end: int
+    scope: str = ""     # the innermost function around it ("Class.method" or "function")
+    nth: int = 0        # how many mutants of the same scope, operator and text come before it
 
     @property
     def id(self) -> str:
-        return f"{self.file}:{self.line}:{self.operator}:{self.before.strip()[:40]}->{self.after.strip()[:40]}"
+        """Stable under edits elsewhere in the file (no line number): file, enclosing function,
+        operator, the text before and after, and an occurrence index where those repeat."""
+        key = f"{self.file}:{self.scope}:{self.operator}:{self.before.strip()[:40]}->{self.after.strip()[:40]}"
+        return key + (f"#{self.nth}" if self.nth else "")
 
     def apply(self, text: str) -> str:
         return text[:self.start] + self.after + text[self.end:]
@@ -112,6 +117,20 @@ def _offsets(text: str) -> list[int]:
         pos += len(line)
         starts.append(pos)
     return starts
+
+
+def _qualnames(tree):
+    """Every function of ``tree`` with its qualified name (``Class.method``, ``outer.inner``)."""
+    def walk(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    yield child, name
+                yield from walk(child, name + ".")
+            else:
+                yield from walk(child, prefix)
+    yield from walk(tree, "")
 
 
 def _hardware_functions(tree):
@@ -169,7 +188,16 @@ def mutants_of(path: Path) -> list[Mutant]:
                 ya, yb = at(y.lineno, y.col_offset), at(y.end_lineno, y.end_col_offset)
                 add(node.lineno, "swap-mux", xa, yb, text[ya:yb] + text[xb:ya] + text[xa:xb])
     # a drop-eq inside "m.d.x += a.eq(b)" (not a list) must leave a statement: "[]" does
-    return sorted(found, key=lambda mu: (mu.start, mu.operator, mu.after))
+    found.sort(key=lambda mu: (mu.start, mu.operator, mu.after))
+    spans = [(at(f.lineno, f.col_offset), at(f.end_lineno, f.end_col_offset), name) for f, name in _qualnames(tree)]
+    counts = {}
+    for mu in found:
+        inside = [(b - a, name) for a, b, name in spans if a <= mu.start < b]
+        mu.scope = min(inside)[1] if inside else "<module>"
+        key = (mu.scope, mu.operator, mu.before.strip(), mu.after.strip())
+        mu.nth = counts.get(key, 0)
+        counts[key] = mu.nth + 1
+    return found
 
 
 def sample(mutants: list[Mutant], count: int | None) -> list[Mutant]:
@@ -356,7 +384,8 @@ def report(results: list[dict], out: Path) -> int:
     if survivors:
         lines += ["## Survivors", ""]
         for r in survivors:
-            mutant = Mutant(r["file"], r["line"], r["operator"], r["before"], r["after"], r["start"], r["end"])
+            mutant = Mutant(r["file"], r["line"], r["operator"], r["before"], r["after"], r["start"], r["end"],
+                            r.get("scope", ""), r.get("nth", 0))
             reason = waivers.get(r["id"])
             lines += [f"### `{r['id']}`" + (f" (waived: {reason})" if reason else " (NOT WAIVED)"), "", "```diff",
                       mutant.diff(sources[r["file"]]), "```", ""]
