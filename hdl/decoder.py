@@ -17,6 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
+from golden.params import ParameterTypeError, check_int
 from golden.formats import FloatFormat
 
 from .arith import classify, normalize
@@ -25,16 +26,16 @@ from .pipeline import check_stages, delayed
 
 
 def check_lanes(lanes, maximum: int = 512) -> int:
-    if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= maximum:
-        raise ValueError(f"lanes={lanes!r} must be an integer from 1 to {maximum}")
-    return lanes
+    return check_int("lanes", lanes, 1, maximum)
 
 
 def check_format(fmt) -> FloatFormat:
     if isinstance(fmt, str):
         return golden.element_format(fmt)
-    if not isinstance(fmt, FloatFormat) or fmt.bits > 8:
-        raise ValueError(f"fmt={fmt!r} must be a golden MiniFloat of at most 8 bits or a format name")
+    if not isinstance(fmt, FloatFormat):
+        raise ParameterTypeError(f"fmt={fmt!r} must be a golden MiniFloat or a format name")
+    if fmt.bits > 8:
+        raise ValueError(f"fmt={fmt.name} has {fmt.bits} bits; an element has at most 8")
     return fmt
 
 

@@ -25,6 +25,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
+from golden.params import check_choice, check_int
 from golden.mx import block_format
 
 from .fpadd import fp32_add
@@ -47,6 +48,24 @@ def adder_tree(values: list):
 def lane_element(beat, lane: int, nibbles: int, bits: int):
     """Element ``lane`` of a loader beat whose elements travel as ``nibbles`` 4-bit lanes each."""
     return Cat(*(beat.codes[lane * nibbles + j] for j in range(nibbles)))[:bits]
+
+
+def result_register(m, result):
+    """A dot engine's output register: a finished result waits in it while ``result`` stalls,
+    and the pipeline before it advances only while it is empty or being taken. Returns
+    ``(advance, publish)``: ``publish(value)``, called under the conditions that finish a job,
+    loads ``value`` (the payload's raw bits) and raises ``valid``."""
+    raw = Value.cast(result.payload)
+    valid = Signal(name="result_valid")
+    payload = Signal(len(raw), name="result_data")
+    advance = Signal(name="advance")
+    m.d.comb += [advance.eq(~valid | result.ready), result.valid.eq(valid), raw.eq(payload)]
+    with m.If(result.valid & result.ready):
+        m.d.sync += valid.eq(0)
+
+    def publish(value):
+        m.d.sync += [payload.eq(value), valid.eq(1)]
+    return advance, publish
 
 
 def result_layout():
@@ -128,9 +147,7 @@ class DotEngine(wiring.Component):
     def __init__(self, fmt="mxfp4", lanes: int = 32, activations: str | None = None):
         self._fmt = block_format(fmt)
         block = self._fmt.block
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 8 or lanes & (lanes - 1) or lanes > block:
-            raise ValueError(f"lanes={lanes!r} must be a power of two from 8 to the block size {block}")
-        self._lanes = lanes
+        self._lanes = check_int("lanes", lanes, 8, block, power_of_two=True)
         self._element_bits = self._fmt.element.bits
         if self._element_bits not in (4, 8):
             raise ValueError(f"fmt={self._fmt.name}: elements must be 4 or 8 bits")
@@ -138,8 +155,7 @@ class DotEngine(wiring.Component):
         self._nibbles = self._element_bits // 4
         self._activation = None
         if activations is not None:
-            if activations not in ("fp16", "bf16"):
-                raise ValueError(f"activations={activations!r} must be None, 'fp16' or 'bf16'")
+            check_choice("activations", activations, ("fp16", "bf16"))
             if not self._fmt.is_mx:
                 raise ValueError(f"activations: mixed mode takes MX (E8M0-scaled) weights, not {self._fmt.name}")
             self._activation = golden.ieee_format(activations)
@@ -180,38 +196,48 @@ class DotEngine(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        fmt, lanes = self._fmt, self._lanes
         mixed = self._activation is not None
-        job, job_errors = checked_jobs(m, self.job, fmt.block)
+        job, job_errors = checked_jobs(m, self.job, self._fmt.block)
         la, lb = operand_loaders(m, job, self.a_words, self.b_words, (self._word_bits, self._b_bits),
                                  (self._nibbles, 4 if mixed else self._nibbles))
+        advance, publish = result_register(m, self.result)
+        s0 = self._beat(m, la.lanes, lb.lanes, advance)
+        s1 = self._registered_beat(m, s0, advance)
+        s2 = self._block_sum(m, s1, advance)
+        s3 = self._block_value(m, s2, advance)
+        self._accumulate(m, s3, advance, job_errors, publish)
+        return m
 
-        # the pipeline advances unless a finished result waits
-        result_valid = Signal(name="result_valid")
-        result_data = Signal(33, name="result_data")
-        advance = Signal(name="advance")
-        m.d.comb += [advance.eq(~result_valid | self.result.ready), self.result.valid.eq(result_valid),
-                     self.result.payload.as_value().eq(result_data)]
-        with m.If(self.result.valid & self.result.ready):
-            m.d.sync += result_valid.eq(0)
-
-        # stage 0: a beat from both loaders, its products and their exact sum
+    def _beat(self, m, lanes_a, lanes_b, advance) -> dict:
+        """Stage 0: a beat from both loaders (taken with the block's scales at a block's last
+        beat), its lane products and their exact sum, and the position within the block."""
+        fmt, lanes = self._fmt, self._lanes
         beats_per_block = fmt.block // lanes
         position = Signal(range(beats_per_block), name="beat_in_block")
-        beat_a, beat_b = la.lanes.payload, lb.lanes.payload
-        both = la.lanes.valid & lb.lanes.valid
+        beat_a, beat_b = lanes_a.payload, lanes_b.payload
+        both = lanes_a.valid & lanes_b.valid
         empty = beat_a.mask == 0
         block_end = ~empty & (position == beats_per_block - 1)
-        scale_b = None if mixed else self.scale_b
+        scale_b = None if self._activation is not None else self.scale_b
         scales_ok = ~block_end | (self.scale_a.valid & (scale_b.valid if scale_b is not None else 1))
         take = Signal(name="take_beat")
-        m.d.comb += [take.eq(both & scales_ok & advance), la.lanes.ready.eq(take), lb.lanes.ready.eq(take),
+        m.d.comb += [take.eq(both & scales_ok & advance), lanes_a.ready.eq(take), lanes_b.ready.eq(take),
                      self.scale_a.ready.eq(take & block_end)]
         if scale_b is not None:
             m.d.comb += scale_b.ready.eq(take & block_end)
+        width, products, beat_flags = self._products(m, beat_a, beat_b)
+        beat_sum = Signal(signed(width), name="beat_sum")
+        m.d.comb += beat_sum.eq(adder_tree(products))
+        with m.If(take & ~empty):
+            m.d.sync += position.eq(Mux(block_end, 0, position + 1))
+        return {"take": take, "empty": empty, "block_end": block_end, "last": beat_a.last, "sum": beat_sum,
+                "flags": beat_flags, "width": width, "scale_b": scale_b}
 
-        if mixed:
-            width = mixed_sum_width(fmt, self._activation)
+    def _products(self, m, beat_a, beat_b):
+        """The lanes' exact products, the block-sum width and the beat's special flags (FP8:
+        an invalid product; mixed mode: NaN, +Inf, -Inf)."""
+        fmt, lanes = self._fmt, self._lanes
+        if self._activation is not None:
             products, flags = [], []
             for lane in range(lanes):
                 value, nan, inf, sign = mixed_product(m, lane_element(beat_a, lane, self._nibbles, fmt.element.bits),
@@ -220,34 +246,35 @@ class DotEngine(wiring.Component):
                 products.append(value)
                 flags.append(Cat(nan, inf & ~sign, inf & sign))
             beat_flags = Cat(*(Cat(*(f[i] for f in flags)).any() for i in range(3)))   # nan, +inf, -inf
-        else:
-            width = block_sum_width(fmt)
-            m.submodules.multiplier = mul = Multiplier(fmt.element, out="fixed", lanes=lanes)
-            n = self._nibbles
-            for lane in range(lanes):
-                m.d.comb += [mul.a[lane].eq(lane_element(beat_a, lane, n, fmt.element.bits)),
-                             mul.b[lane].eq(lane_element(beat_b, lane, n, fmt.element.bits))]
-            products = [mul.product[lane] for lane in range(lanes)]
-            beat_flags = mul.invalid.as_value().any() if "invalid" in mul.signature.members else Const(0, 1)
-        flag_bits = len(Value.cast(beat_flags))
-        beat_sum = Signal(signed(width), name="beat_sum")
-        m.d.comb += beat_sum.eq(adder_tree(products))
-        with m.If(take & ~empty):
-            m.d.sync += position.eq(Mux(block_end, 0, position + 1))
+            return mixed_sum_width(fmt, self._activation), products, beat_flags
+        m.submodules.multiplier = mul = Multiplier(fmt.element, out="fixed", lanes=lanes)
+        n = self._nibbles
+        for lane in range(lanes):
+            m.d.comb += [mul.a[lane].eq(lane_element(beat_a, lane, n, fmt.element.bits)),
+                         mul.b[lane].eq(lane_element(beat_b, lane, n, fmt.element.bits))]
+        products = [mul.product[lane] for lane in range(lanes)]
+        beat_flags = mul.invalid.as_value().any() if "invalid" in mul.signature.members else Const(0, 1)
+        return block_sum_width(fmt), products, beat_flags
 
-        # stage 1: registered beat
+    def _registered_beat(self, m, s0, advance) -> dict:
+        """Stage 1: the beat's sum, flags, position and scales, registered."""
+        fmt, flag_bits = self._fmt, len(Value.cast(s0["flags"]))
         s1 = {name: Signal(shape, name=f"s1_{name}") for name, shape in (
-            ("valid", 1), ("sum", signed(width)), ("invalid", flag_bits), ("block_end", 1), ("job_end", 1),
+            ("valid", 1), ("sum", signed(s0["width"])), ("invalid", flag_bits), ("block_end", 1), ("job_end", 1),
             ("empty", 1), ("scale_a", fmt.scale.bits), ("scale_b", fmt.scale.bits))}
+        empty = s0["empty"]
         with m.If(advance):
-            m.d.sync += [s1["valid"].eq(take), s1["sum"].eq(Mux(empty, 0, beat_sum)),
-                         s1["invalid"].eq(Mux(empty, 0, beat_flags)), s1["block_end"].eq(block_end),
-                         s1["job_end"].eq(beat_a.last), s1["empty"].eq(empty),
+            m.d.sync += [s1["valid"].eq(s0["take"]), s1["sum"].eq(Mux(empty, 0, s0["sum"])),
+                         s1["invalid"].eq(Mux(empty, 0, s0["flags"])), s1["block_end"].eq(s0["block_end"]),
+                         s1["job_end"].eq(s0["last"]), s1["empty"].eq(empty),
                          s1["scale_a"].eq(self.scale_a.payload)]
-            if scale_b is not None:
-                m.d.sync += s1["scale_b"].eq(scale_b.payload)
+            if s0["scale_b"] is not None:
+                m.d.sync += s1["scale_b"].eq(s0["scale_b"].payload)
+        return s1
 
-        # stage 2: a whole block's sum (over block/lanes beats)
+    def _block_sum(self, m, s1, advance) -> dict:
+        """Stage 2: a whole block's exact sum (over block / lanes beats) and its flags."""
+        fmt, width, flag_bits = self._fmt, len(s1["sum"]), len(s1["invalid"])
         partial = Signal(signed(width), name="block_partial")
         partial_invalid = Signal(flag_bits, name="block_partial_flags")
         s2 = {name: Signal(shape, name=f"s2_{name}") for name, shape in (
@@ -263,9 +290,12 @@ class DotEngine(wiring.Component):
                     m.d.sync += [partial.eq(0), partial_invalid.eq(0)]
                 with m.Else():
                     m.d.sync += [partial.eq(partial + s1["sum"]), partial_invalid.eq(partial_invalid | s1["invalid"])]
+        return s2
 
-        # stage 3: the block's FP32 value
-        if mixed:
+    def _block_value(self, m, s2, advance) -> dict:
+        """Stage 3: the block's FP32 value (:class:`hdl.ScaleApply`), registered."""
+        fmt = self._fmt
+        if self._activation is not None:
             m.submodules.scale = scale = ScaleApply(fmt, mode="mixed", input=self._activation.name.lower())
             nan, pos_inf, neg_inf = s2["invalid"][0], s2["invalid"][1], s2["invalid"][2]
             special = Mux(nan | (pos_inf & neg_inf), 3, Mux(pos_inf, 1, Mux(neg_inf, 2, 0)))
@@ -280,8 +310,11 @@ class DotEngine(wiring.Component):
         with m.If(advance):
             m.d.sync += [s3["valid"].eq(s2["valid"]), s3["value"].eq(scale.result.as_value()),
                          s3["job_end"].eq(s2["job_end"]), s3["empty"].eq(s2["empty"])]
+        return s3
 
-        # stage 4: acc = fp32(acc + block), from +0 per job
+    def _accumulate(self, m, s3, advance, job_errors, publish) -> None:
+        """Stage 4: ``acc = fp32(acc + block)`` from +0 per job; at the job's end the result
+        (or, for a rejected job, the canonical NaN with ``error``) goes to the result register."""
         acc = Signal(32, name="accumulator")
         total = fp32_add(m, acc, s3["value"], "accumulate")
         new_acc = Mux(s3["empty"], acc, total)
@@ -289,8 +322,7 @@ class DotEngine(wiring.Component):
             with m.If(s3["job_end"]):
                 rejected = job_errors.r_data[0] & job_errors.r_rdy
                 m.d.comb += job_errors.r_en.eq(1)
-                m.d.sync += [result_data.eq(Cat(Mux(rejected, 0x7FC00000, new_acc), rejected)),
-                             result_valid.eq(1), acc.eq(0)]
+                publish(Cat(Mux(rejected, 0x7FC00000, new_acc), rejected))
+                m.d.sync += acc.eq(0)
             with m.Else():
                 m.d.sync += acc.eq(new_acc)
-        return m

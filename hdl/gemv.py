@@ -16,6 +16,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 import golden
+from golden.params import check_int
 
 from .dot import COUNT_BITS, DotEngine
 from .layouts import float_layout
@@ -46,9 +47,7 @@ class GEMV(wiring.Component):
         self._engine = DotEngine(fmt, lanes, activations)
         self._fmt = self._engine.fmt
         self._lanes = lanes
-        if not isinstance(max_k, int) or max_k < self._fmt.block or max_k % self._fmt.block or max_k > 1 << 20:
-            raise ValueError(f"max_k={max_k!r} must be a multiple of the block size {self._fmt.block} up to 2**20")
-        self._max_k = max_k
+        self._max_k = check_int("max_k", max_k, self._fmt.block, 1 << 20, multiple_of=self._fmt.block)
         self._mixed = activations is not None
         self._activations_name = activations
         engine = self._engine

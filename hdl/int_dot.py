@@ -17,7 +17,8 @@ from amaranth.lib.wiring import In, Out
 
 from golden.integer import check_bits
 
-from .dot import COUNT_BITS, adder_tree, lane_element, operand_loaders
+from golden.params import check_int
+from .dot import COUNT_BITS, adder_tree, lane_element, operand_loaders, result_register
 from .int_multiplier import IntMultiplier
 
 
@@ -39,9 +40,7 @@ class IntDotEngine(wiring.Component):
 
     def __init__(self, fmt="int4", lanes: int = 32):
         self._bits = check_bits(fmt)
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 8 or lanes & (lanes - 1) or lanes > 512:
-            raise ValueError(f"lanes={lanes!r} must be a power of two from 8 to 512")
-        self._lanes = lanes
+        self._lanes = check_int("lanes", lanes, 8, 512, power_of_two=True)
         self._word_bits = lanes * self._bits
         words = stream.Signature(data.StructLayout({"data": unsigned(self._word_bits)}))
         super().__init__({
@@ -69,13 +68,7 @@ class IntDotEngine(wiring.Component):
         nibbles = self._bits // 4
         la, lb = operand_loaders(m, self.job, self.a_words, self.b_words, (self._word_bits,) * 2, (nibbles,) * 2)
 
-        result_valid = Signal(name="result_valid")
-        result_data = Signal(signed(32), name="result_data")
-        advance = Signal(name="advance")
-        m.d.comb += [advance.eq(~result_valid | self.result.ready), self.result.valid.eq(result_valid),
-                     self.result.payload.eq(result_data)]
-        with m.If(self.result.valid & self.result.ready):
-            m.d.sync += result_valid.eq(0)
+        advance, publish = result_register(m, self.result)
 
         # stage 0: a beat from both loaders, its products and their exact sum
         beat_a, beat_b = la.lanes.payload, lb.lanes.payload
@@ -101,7 +94,8 @@ class IntDotEngine(wiring.Component):
         total = (acc + s1_sum)[:32].as_signed()
         with m.If(advance & s1_valid):
             with m.If(s1_last):
-                m.d.sync += [result_data.eq(total), result_valid.eq(1), acc.eq(0)]
+                publish(total)
+                m.d.sync += acc.eq(0)
             with m.Else():
                 m.d.sync += acc.eq(total)
         return m

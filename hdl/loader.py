@@ -37,6 +37,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
+from golden.params import check_int
 from golden.packing import LAYOUTS, check_word_bits
 
 from .decoder import Decoder, check_format
@@ -212,12 +213,10 @@ class PackedLoader(wiring.Component):
             raise ValueError(f"scales={scales!r} is not None or one of {', '.join(SCALE_FORMATS)}")
         if scales is not None and layout != "linear":
             raise ValueError("scales are delivered with linear jobs; layout='diagonal' carries none")
-        if block not in (16, 32):
+        if check_int("block", block) not in (16, 32):
             raise ValueError(f"block={block!r} must be 16 or 32")
         self._scales, self._block = scales, block
-        if not isinstance(count_bits, int) or not 8 <= count_bits <= 32:
-            raise ValueError(f"count_bits={count_bits!r} must be an integer from 8 to 32")
-        self._count_bits = count_bits
+        self._count_bits = check_int("count_bits", count_bits, 8, 32)
         self._decode = decode
         self._fmt = check_format(fmt)
         if self._fmt.bits != 4:

@@ -7,10 +7,11 @@ Yosys/abc may retime across them. ``stages=0`` is purely combinational (no clock
 from amaranth.hdl import Signal
 
 
+from golden.params import check_int
+
+
 def check_stages(stages) -> int:
-    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 0 or stages > 16:
-        raise ValueError(f"stages={stages!r} must be an integer from 0 to 16")
-    return stages
+    return check_int("stages", stages, 0, 16)
 
 
 def delayed(m, value, stages: int, name: str = "stage"):

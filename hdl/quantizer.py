@@ -29,6 +29,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
+from golden.params import check_int
 from golden.lfsr import DEFAULT_SEED, check_seed
 from golden.mx import SCALE_MODES, UE4M3_EPS, block_format, nvfp4_reciprocal_table
 
@@ -88,9 +89,7 @@ class Quantizer(wiring.Component):
             raise ValueError(f"fmt={self._fmt.name}: elements must be signed and narrower than {input}")
         block = self._fmt.block
         lanes = block if lanes is None else lanes
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1 or lanes & (lanes - 1) or block % lanes:
-            raise ValueError(f"lanes={lanes!r} must be a power of two that divides the block size {block}")
-        self._lanes = lanes
+        self._lanes = check_int("lanes", lanes, 1, block, power_of_two=True, divides=block)
         if self._fmt.is_mx:
             scale_mode = "floor" if scale_mode is None else scale_mode
             if scale_mode not in SCALE_MODES:
@@ -102,9 +101,7 @@ class Quantizer(wiring.Component):
                 raise ValueError(f"fmt={self._fmt.name}: the NVFP4 recipe (amax / 6) needs E2M1 elements")
         self._scale_mode = scale_mode
         self._rounding = check_rounding(rounding, ROUNDINGS)
-        if not isinstance(sr_bits, int) or isinstance(sr_bits, bool) or not 1 <= sr_bits <= 16:
-            raise ValueError(f"sr_bits={sr_bits!r} must be an integer from 1 to 16")
-        self._sr_bits = sr_bits
+        self._sr_bits = check_int("sr_bits", sr_bits, 1, 16)
         self._seed = check_seed(seed)
         super().__init__({
             "i": In(stream.Signature(lanes_of(float_layout(self._input), lanes))),

@@ -26,15 +26,14 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 
+from golden.params import check_choice
 from .arith import leading_zeros
 
 ROUNDINGS = ("rne", "rtz", "stochastic")
 
 
 def check_rounding(rounding, allowed=("rne", "rtz")) -> str:
-    if rounding not in allowed:
-        raise ValueError(f"rounding={rounding!r} is not one of {', '.join(allowed)}")
-    return rounding
+    return check_choice("rounding", rounding, allowed)
 
 
 def _exponent_bound(lsb_exponent) -> int:

@@ -289,3 +289,17 @@ def test_float32_path_raises_like_the_generic_path():
         UE4M3.encode(np.float32([1, -2]))
     assert E2M1.encode(np.float32([np.nan]), nan="zero").tolist() == [0]
     assert E2M1.encode(np.zeros((0,), np.float32)).shape == (0,)
+
+
+@pytest.mark.parametrize("bias, words", [(1100, "underflows float64"), (1021, "underflows float64"),
+                                         (-1010, "overflow float64"), (-2000, "overflow float64")])
+def test_minifloat_refuses_a_bias_whose_values_leave_float64(bias, words):
+    """Issue 16: a bias that puts the smallest value below 2**-1022 or the largest past float64
+    is refused, saying which, instead of values silently rounding to 0 or Inf."""
+    with pytest.raises(ValueError, match=words):
+        MiniFloat(4, 3, bias)
+
+
+def test_minifloat_accepts_the_extreme_biases_that_fit():
+    assert MiniFloat(4, 3, 1020).min_subnormal == 2.0 ** -1022
+    assert np.isfinite(MiniFloat(4, 3, -1008).max)

@@ -366,3 +366,55 @@ def test_mixed_dot_matches_fraction_reference(activation):
     largest = int(np.argmax(np.abs(b[finite[0]].astype(np.float64)) * np.abs(mx.MXFP4.element.decode64(q.codes[finite[0]]))))
     q.codes[finite[0], largest] ^= 1                        # a planted fault behind golden's back
     assert reference(finite[0]) != got[finite[0]]
+
+
+# --- issue 16: the two defects an independent audit found -----------------------------------------
+
+def test_rceil_difference_from_torchao_is_float32_log2_not_the_division():
+    """amax = nextafter(6144, inf): fl32(amax / 6) is still above 2**10, so the division is not
+    the cause; float32 log2 of it is exactly 10.0, so a float32 ceil(log2) gives 10 where the
+    exact rule gives 11 (code 138). torchao computes log2 in float32 (checked where installed)."""
+    amax = np.nextafter(np.float32(6144), np.float32(np.inf))
+    ratio = np.float32(amax / np.float32(6))
+    assert ratio > np.float32(1024)                               # the division keeps it above 2**10
+    assert np.log2(ratio) == np.float32(10.0)                     # float32 log2 rounds it down to 10
+    x = np.zeros((1, 32), np.float32)
+    x[0, 0] = amax
+    q = mx.quantize(x, mx.MXFP4, scale_mode="rceil")
+    assert q.scales[0, 0] == 127 + 11                              # exact: ceil(log2(amax / 6)) = 11
+    assert golden.E2M1.values[q.codes[0, 0]] * 2.0 ** 11 >= 6144   # no clipping
+    try:
+        scales, _ = torchao_mx(x, mx.MXFP4, "rceil")
+    except pytest.skip.Exception:
+        return
+    assert scales[0, 0] == 127 + 10                               # torchao: float32 log2 → 10
+
+
+@pytest.mark.parametrize("amax", [2.0 ** -118, 2.0 ** -125, 2.0 ** -149])
+def test_nvfp4_per_tensor_scale_without_a_finite_reciprocal_is_refused(amax):
+    """tensor_scale="amax" on a tensor whose amax is below about 2**-116.6 (and that holds a
+    zero) used to fail as "NaN inputs ... E2M1 has no NaN" (1/ts = Inf, 0 * Inf = NaN); it is
+    refused with the real reason, a documented difference from torchao."""
+    x = np.zeros((1, 16), np.float32)
+    x[0, 3] = amax
+    # the scale amax / 2688 has no finite reciprocal, or (at 2**-149) is itself 0 in float32
+    with pytest.raises(ValueError, match="reciprocal overflows|positive, finite per-tensor scale"):
+        mx.quantize(x, mx.NVFP4, tensor_scale="amax")
+    if np.float32(amax) / np.float32(2688) > 0:
+        with pytest.raises(ValueError, match="reciprocal overflows"):
+            mx.quantize(x, mx.NVFP4, tensor_scale=float(np.float32(amax) / np.float32(2688)))
+    x[0, 3] = 2.0 ** -116                                         # just above: works, no NaN raised
+    assert mx.quantize(x, mx.NVFP4, tensor_scale="amax").codes[0, 3] != 0
+
+
+def test_nvfp4_all_zero_tensor_has_no_per_tensor_scale():
+    with pytest.raises(ValueError, match="positive, finite per-tensor scale"):
+        mx.quantize(np.zeros((1, 16), np.float32), mx.NVFP4, tensor_scale="amax")
+
+
+def test_nvfp4_reciprocal_table_is_golden_float32_order():
+    table = mx.nvfp4_reciprocal_table()
+    for code in (0x08, 0x38, 0x7E):                               # 2**-6 (the clamp), 1.0, 448
+        want = np.float32(1.0) / golden.UE4M3.decode(np.array(code)).astype(np.float32)
+        assert table[code] == int(np.float32(want).view(np.uint32))
+    assert table[0] == 0

@@ -2,7 +2,7 @@
 
 :func:`run_cocotb` generates the Verilog, builds it once per configuration and simulator (the
 build folder is named by a hash of the Verilog, the simulator, its arguments and the versions of
-the simulator and cocotb, under
+the simulator, cocotb, Amaranth and Yosys (:func:`model_key`), under
 ``build/sim``, and guarded by a file lock so parallel pytest workers share it), runs the cocotb
 module and returns the (tests, failures) counts read from its results file. A caller asserts on
 those counts, so a failing cocotb test is a failing pytest test.
@@ -55,8 +55,9 @@ def icarus_missing() -> str | None:
 
 def model_key(verilog: str, sim: str, build_args: list, waves: bool) -> str:
     """The name of a simulator build: the Verilog, the simulator, its arguments, and the versions
-    of the simulator and cocotb, so an upgraded tool rebuilds the model instead of reusing it."""
-    versions = cache_versions(sim, "cocotb")
+    of the simulator, cocotb, Amaranth and Yosys (which wrote the Verilog), so an upgraded tool
+    rebuilds the model instead of reusing it."""
+    versions = cache_versions(sim, "cocotb", "amaranth", "yosys")
     text = verilog + sim + repr(build_args) + repr(waves) + repr(sorted(versions.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
