@@ -253,3 +253,19 @@ def test_cli_analyze_writes_tables_and_plots(tmp_path, capsys):
 def test_docs_claims_regenerates_from_one_command(tmp_path):
     assert main(["claims", "-o", str(tmp_path / "claims.md")]) == 0
     assert (tmp_path / "claims.md").read_text() == (ROOT / "docs" / "claims.md").read_text()
+
+
+def test_claims_verdict_sentences_follow_the_numbers():
+    """Issue 17: claims() is compute (claims_data) then render (render_claims), and each verdict
+    sentence is chosen by the numbers: change a number, the sentence changes."""
+    import copy
+    from golden import analysis_report
+    data = analysis_report.claims_data(0)
+    text = analysis_report.render_claims(data)
+    assert "FP8 does not reach 6.1" in text and "No accounting we model gives 42%." in text
+    changed = copy.deepcopy(data)
+    changed["effective_bits"]["e4m3"]["effective_bits"] = 6.0
+    changed["bandwidth"][0] = ("per-tensor E2M1 vs E4M3", 4.2, 10.0)
+    text = analysis_report.render_claims(changed)
+    assert "FP8 reaches 6.1 with e4m3." in text and "FP8 does not reach" not in text
+    assert "per-tensor E2M1 vs E4M3 comes within 10% of 42%." in text
