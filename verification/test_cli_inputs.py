@@ -278,8 +278,8 @@ def test_interrupted_report_leaves_the_previous_report(tmp_path, monkeypatch):
 
     def interrupted(*a, **kw):
         raise KeyboardInterrupt
-    monkeypatch.setattr(report, "write_plots", interrupted, raising=False)
-    monkeypatch.setattr(report, "markdown_table", interrupted)
+    from synth import tables
+    monkeypatch.setattr(tables, "markdown_table", interrupted)          # inside write_report, before publish
     with pytest.raises(KeyboardInterrupt):
         report.sweep(points, out, jobs=1, cache_dir=tmp_path / "cache")
     assert snapshot(out) == before
