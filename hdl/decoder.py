@@ -22,7 +22,7 @@ from golden.formats import FloatFormat
 
 from .arith import classify, normalize
 from .layouts import float_layout, lanes_of
-from .pipeline import check_stages, delayed
+from .pipeline import UnitParameters, check_stages, delayed
 
 
 def check_lanes(lanes, maximum: int = 512) -> int:
@@ -39,7 +39,7 @@ def check_format(fmt) -> FloatFormat:
     return fmt
 
 
-class Decoder(wiring.Component):
+class Decoder(UnitParameters, wiring.Component):
     """Decode ``lanes`` element codes of ``fmt`` to ``out`` bit patterns.
 
     Parameters: ``fmt`` (golden MiniFloat or name such as ``"e2m1"``), ``out`` in {fp16, bf16,
@@ -112,23 +112,9 @@ class Decoder(wiring.Component):
                 m.d.comb += [value.exponent.eq(out_top), value.mantissa.eq(0)]
 
     @property
-    def fmt(self):
-        """Element format (golden.FloatFormat)."""
-        return self._fmt
-
-    @property
     def out(self):
         """Output IEEE format."""
         return self._out
-
-    @property
-    def lanes(self):
-        return self._lanes
-
-    @property
-    def stages(self):
-        """Output register stages."""
-        return self._stages
 
     def elaborate(self, platform):
         m = Module()

@@ -33,6 +33,7 @@ from .layouts import float_layout
 from .loader import PackedLoader
 from .multiplier import Multiplier, mixed_product
 from .scale import ScaleApply, block_sum_width, mixed_sum_width
+from .pipeline import UnitParameters
 
 COUNT_BITS = 24
 
@@ -116,7 +117,7 @@ def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple):
     return loaders
 
 
-class DotEngine(wiring.Component):
+class DotEngine(UnitParameters, wiring.Component):
     """Bit-exact block-scaled dot products (see the module docstring for the pipeline).
 
     Parameters: ``fmt`` (``"mxfp4"``, ``"nvfp4"``, ``"mxfp8_e4m3"``, ``"mxfp8_e5m2"`` or a
@@ -171,15 +172,6 @@ class DotEngine(wiring.Component):
         if self._activation is None:
             members["scale_b"] = In(stream.Signature(scale))
         super().__init__(members)
-
-    @property
-    def fmt(self):
-        """The block format (``golden.mx.BlockFormat``)."""
-        return self._fmt
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
 
     @property
     def word_bits(self) -> int:

@@ -20,9 +20,10 @@ from golden.params import check_int
 
 from .dot import COUNT_BITS, DotEngine
 from .layouts import float_layout
+from .pipeline import UnitParameters
 
 
-class GEMV(wiring.Component):
+class GEMV(UnitParameters, wiring.Component):
     """``y[r] = dot(W[r], x)`` for ``rows`` rows of ``k`` elements.
 
     Parameters: ``fmt``, ``lanes``, ``activations`` as :class:`hdl.DotEngine`; ``max_k`` (the
@@ -97,15 +98,6 @@ class GEMV(wiring.Component):
         with m.If(begin):
             m.d.sync += [written.eq(0), loading.eq(1)]
         return written
-
-    @property
-    def fmt(self):
-        """Block format."""
-        return self._fmt
-
-    @property
-    def lanes(self):
-        return self._lanes
 
     @property
     def max_k(self):

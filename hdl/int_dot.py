@@ -20,9 +20,10 @@ from golden.integer import check_bits
 from golden.params import check_int
 from .dot import COUNT_BITS, adder_tree, lane_element, operand_loaders, result_register
 from .int_multiplier import IntMultiplier
+from .pipeline import UnitParameters
 
 
-class IntDotEngine(wiring.Component):
+class IntDotEngine(UnitParameters, wiring.Component):
     """Integer dot products with a wrapping 32-bit accumulator.
 
     Parameters: ``fmt`` (``"int4"`` or ``"int8"``), ``lanes`` (element pairs per cycle: a power
@@ -58,10 +59,6 @@ class IntDotEngine(wiring.Component):
     def bits(self):
         """Element width (4 or 8)."""
         return self._bits
-
-    @property
-    def lanes(self):
-        return self._lanes
 
     def elaborate(self, platform):
         m = Module()

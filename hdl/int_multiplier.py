@@ -14,10 +14,10 @@ from golden.integer import check_bits
 
 from .decoder import check_lanes
 from .layouts import lanes_of
-from .pipeline import check_stages, delayed
+from .pipeline import UnitParameters, check_stages, delayed
 
 
-class IntMultiplier(wiring.Component):
+class IntMultiplier(UnitParameters, wiring.Component):
     """Exact products of ``lanes`` pairs of two's complement integers.
 
     Parameters: ``fmt`` (``"int4"`` or ``"int8"``), ``lanes`` (1..512), ``stages`` (output
@@ -48,14 +48,6 @@ class IntMultiplier(wiring.Component):
     def bits(self):
         """Element width (4 or 8)."""
         return self._bits
-
-    @property
-    def lanes(self):
-        return self._lanes
-
-    @property
-    def stages(self):
-        return self._stages
 
     def elaborate(self, platform):
         m = Module()

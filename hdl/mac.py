@@ -22,11 +22,11 @@ from .arith import element_specials
 from .decoder import check_format, check_lanes
 from .layouts import float_layout, lanes_of
 from .multiplier import exact_product
-from .pipeline import check_stages, delayed
+from .pipeline import UnitParameters, check_stages, delayed
 from .rounding import check_rounding, round_to_float
 
 
-class MAC(wiring.Component):
+class MAC(UnitParameters, wiring.Component):
     """``result = round_fp16(a*b + c)`` on ``lanes`` lanes (fused, one rounding).
 
     Parameters: ``fmt`` (element format whose products are exact with FP16: every FP4 format
@@ -103,21 +103,8 @@ class MAC(wiring.Component):
                          result.as_value()[:15].eq(code)]
 
     @property
-    def fmt(self):
-        """Element format."""
-        return self._fmt
-
-    @property
     def rounding(self):
         return self._rounding
-
-    @property
-    def lanes(self):
-        return self._lanes
-
-    @property
-    def stages(self):
-        return self._stages
 
     def elaborate(self, platform):
         m = Module()

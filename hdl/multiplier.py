@@ -22,7 +22,7 @@ from golden.arith import PRODUCT_FORMS, fixed_width
 from .arith import element_fields, element_specials
 from .decoder import check_format, check_lanes
 from .layouts import float_layout, lanes_of
-from .pipeline import check_stages, delayed
+from .pipeline import UnitParameters, check_stages, delayed
 from .rounding import round_to_float
 
 
@@ -84,7 +84,7 @@ def fixed_product(m: Module, a, b, fmt, name: str = "product"):
     return value
 
 
-class Multiplier(wiring.Component):
+class Multiplier(UnitParameters, wiring.Component):
     """Exact product of ``lanes`` pairs of element codes.
 
     Parameters: ``fmt`` (element format, e.g. ``"e2m1"``; FP8 ``e4m3``/``e5m2`` too), ``out`` in
@@ -155,22 +155,9 @@ class Multiplier(wiring.Component):
         return None
 
     @property
-    def fmt(self):
-        """Element format."""
-        return self._fmt
-
-    @property
     def out(self):
         """Product form: fixed, fp16, bf16 or fp32."""
         return self._out
-
-    @property
-    def lanes(self):
-        return self._lanes
-
-    @property
-    def stages(self):
-        return self._stages
 
     def elaborate(self, platform):
         m = Module()

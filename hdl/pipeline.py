@@ -21,3 +21,26 @@ def delayed(m, value, stages: int, name: str = "stage"):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+class UnitParameters:
+    """Read-only properties of the parameters most units share (Amaranth's own components expose
+    theirs the same way): ``fmt`` (the element or block format object), ``lanes`` and ``stages``
+    (output register stages). A unit mixes this in beside ``wiring.Component`` and keeps the
+    values in ``_fmt``, ``_lanes``, ``_stages`` (reading one a unit does not have raises
+    AttributeError, so ``hasattr`` says no)."""
+
+    @property
+    def fmt(self):
+        """The element format (``golden`` format object; a block format for block units)."""
+        return self._fmt
+
+    @property
+    def lanes(self) -> int:
+        """Parallel lanes."""
+        return self._lanes
+
+    @property
+    def stages(self) -> int:
+        """Output register stages (the latency of a combinational unit)."""
+        return self._stages

@@ -37,6 +37,7 @@ from .arith import element_fields, max_tree, normalize
 from .layouts import float_layout, lanes_of
 from .lfsr import lfsr_block
 from .rounding import ROUNDINGS, check_rounding, round_to_float
+from .pipeline import UnitParameters
 
 INPUTS = ("fp32", "bf16", "fp16")
 
@@ -55,7 +56,7 @@ def output_layout(fmt) -> data.StructLayout:
                               "scale": unsigned(fmt.scale.bits)})
 
 
-class Quantizer(wiring.Component):
+class Quantizer(UnitParameters, wiring.Component):
     """Block-quantize a stream of floats: ``block / lanes`` input beats make one output beat.
 
     Parameters: ``fmt`` (``"mxfp4"`` default, ``"nvfp4"`` (one level), ``"mxfp8_e4m3"``, ...),
@@ -199,18 +200,9 @@ class Quantizer(wiring.Component):
         return Cat(code, sign)
 
     @property
-    def fmt(self):
-        """Block format."""
-        return self._fmt
-
-    @property
     def input(self):
         """Input IEEE format."""
         return getattr(self, '_input', None)
-
-    @property
-    def lanes(self):
-        return self._lanes
 
     @property
     def scale_mode(self):

@@ -23,7 +23,7 @@ from golden.mx import block_format
 
 from .arith import element_fields
 from .layouts import float_layout
-from .pipeline import check_stages, delayed
+from .pipeline import UnitParameters, check_stages, delayed
 from .rounding import round_to_float
 
 MODES = ("block", "value", "mixed")
@@ -62,7 +62,7 @@ def scale_factor(m, fmt, code, name: str):
     return significand, exponent, code == fmt.scale.nan_code
 
 
-class ScaleApply(wiring.Component):
+class ScaleApply(UnitParameters, wiring.Component):
     """Scale an exact block sum (``mode="block"``) or one float (``mode="value"``) to FP32.
 
     Parameters: ``fmt`` (block format: ``"mxfp4"``, ``"nvfp4"``, ``"mxfp8_e4m3"``, ...; a
@@ -169,11 +169,6 @@ class ScaleApply(wiring.Component):
         return negative, magnitude, lsb, is_nan, (self.special == 1) | (self.special == 2)
 
     @property
-    def fmt(self):
-        """Block format (golden.mx.BlockFormat)."""
-        return self._fmt
-
-    @property
     def mode(self):
         return self._mode
 
@@ -181,10 +176,6 @@ class ScaleApply(wiring.Component):
     def input(self):
         """Value format of value/mixed mode (None in block mode)."""
         return getattr(self, '_input', None)
-
-    @property
-    def stages(self):
-        return self._stages
 
     def elaborate(self, platform):
         m = Module()

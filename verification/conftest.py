@@ -1,9 +1,9 @@
 """Shared pytest fixtures: ``simulator`` runs a cocotb bench on each simulator (Verilator,
 2-state; Icarus Verilog, 4-state), skipping Icarus with the reason when it is not installed.
 
-The slow tests (marked ``verilator`` or ``yosys``: model builds, simulations, synthesis) are
-collected first, so pytest-xdist hands them out while the fast ones fill the gaps at the end,
-instead of one worker finishing a long bench alone."""
+The slow tests are collected first (the longest by name, then those marked ``verilator``, then
+``yosys``), so pytest-xdist hands them out while the fast ones fill the gaps at the end, instead
+of one worker finishing a long bench alone."""
 
 import pytest
 
@@ -17,7 +17,16 @@ def simulator(request):
     return request.param
 
 
+# The longest single tests (one worker each for about a minute): handed out first of all.
+LONGEST = ("test_two_job_sweep_from_an_empty_yowasp_cache", "test_quantizer_stream_on_verilator",
+           "test_mixed_mode_on_verilator", "test_gemv_on_verilator", "test_fp32_adder_against_numpy_on_verilator")
+
+
 def pytest_collection_modifyitems(config, items):
-    def slow(item):
-        return any(item.get_closest_marker(m) for m in ("verilator", "yosys"))
-    items.sort(key=lambda item: 0 if slow(item) else 1)          # stable: same order on every worker
+    def rank(item):
+        if item.originalname in LONGEST:
+            return (0, LONGEST.index(item.originalname))
+        if item.get_closest_marker("verilator"):
+            return (1, 0)
+        return (2, 0) if item.get_closest_marker("yosys") else (3, 0)
+    items.sort(key=rank)                     # stable: the same order on every xdist worker
