@@ -232,7 +232,7 @@ def _quantize(args) -> int:
         raise ValueError("--scale-mode applies to MX formats; nvfp4's block scale is amax / 6 (RNE to UE4M3)")
     if args.tensor is not None and args.tensor == "":
         raise ValueError("--tensor needs a tensor name")
-    export._check_export_target(args.output)              # before the (long) quantization
+    export.check_export_target(args.output)              # before the (long) quantization
     x = load_tensor(args.input, args.tensor)
     meta = export.export(x, Path(args.output), args.format, word_bits=args.word_bits, layout=args.layout,
                          scale_mode=args.scale_mode or "floor", rounding=args.rounding, two_level=args.two_level)

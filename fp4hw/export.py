@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from golden import mx, packing
+from golden.params import is_int
 from synth.files import check_target, replace_folder, staging
 
 FORMATS = ("mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2")
@@ -72,7 +73,7 @@ def export(x, out_dir, fmt: str = "mxfp4", *, word_bits: int = 32, layout: str =
     if not block_fmt.is_mx and scale_mode != "floor":
         raise ValueError(f"--scale-mode {scale_mode} applies to MX formats; nvfp4's block scale is fixed "
                          "(block amax / 6, RNE to UE4M3)")
-    out_dir = _check_export_target(out_dir)
+    out_dir = check_export_target(out_dir)
     x = np.asarray(x)
     if x.dtype.kind != "f":
         raise ValueError(f"the tensor has dtype {x.dtype}, not float")
@@ -100,7 +101,7 @@ def export(x, out_dir, fmt: str = "mxfp4", *, word_bits: int = 32, layout: str =
     return meta
 
 
-def _check_export_target(out) -> Path:
+def check_export_target(out) -> Path:
     """``out`` may be written: missing, an empty folder, or exactly an earlier export."""
     out = check_target(out, kind="folder")
     if out.exists():
@@ -120,7 +121,7 @@ def _write_folder(out: Path, files: dict, arrays: dict) -> None:
             (target / name).write_text(text)
         for name, array in arrays.items():
             np.save(target / name, array, allow_pickle=False)
-        _check_export_target(out)                          # still ours (or absent) just before the swap
+        check_export_target(out)                          # still ours (or absent) just before the swap
         replace_folder(target, out)
 
 
@@ -148,9 +149,6 @@ def _read_hex(path: Path, digits: int, count: int) -> list[int]:
     return [int(ln, 16) for ln in lines]
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 def check_meta(meta, where: str) -> dict:
     """Every field of an export's ``meta.json``, checked for type and range; ValueError naming
@@ -164,7 +162,7 @@ def check_meta(meta, where: str) -> dict:
         bad("format", f"must be one of {', '.join(FORMATS)}")
     fmt = mx.block_format(fmt_name)
     word_bits = meta.get("word_bits")
-    if not _is_int(word_bits) or word_bits not in packing.WORD_BITS:
+    if not is_int(word_bits) or word_bits not in packing.WORD_BITS:
         bad("word_bits", f"must be one of {', '.join(map(str, packing.WORD_BITS))}")
     layout = meta.get("layout")
     if layout not in packing.LAYOUTS:
@@ -172,10 +170,10 @@ def check_meta(meta, where: str) -> dict:
     if layout == "diagonal" and fmt.element.bits != 4:
         bad("layout", f"diagonal packs 4-bit elements; {fmt_name} has {fmt.element.bits}-bit elements")
     shape = meta.get("shape")
-    if not (isinstance(shape, list) and shape and all(_is_int(n) and n >= 1 for n in shape)):
+    if not (isinstance(shape, list) and shape and all(is_int(n) and n >= 1 for n in shape)):
         bad("shape", "must be a non-empty list of positive integers")
     padded = meta.get("padded_shape")
-    if not (isinstance(padded, list) and len(padded) == 2 and all(_is_int(n) and n >= 1 for n in padded)):
+    if not (isinstance(padded, list) and len(padded) == 2 and all(is_int(n) and n >= 1 for n in padded)):
         bad("padded_shape", "must be two positive integers (rows, padded last axis)")
     if tuple(padded) != _padded_shape(tuple(shape), fmt, word_bits, layout):
         bad("padded_shape", f"{padded} is not what shape {shape} pads to in {word_bits}-bit {layout} words")
@@ -184,10 +182,10 @@ def check_meta(meta, where: str) -> dict:
     if bits != fmt.element.bits:
         bad("element_bits", f"is {bits!r}; {fmt_name} has {fmt.element.bits}-bit elements")
     words = meta.get("words")
-    if not _is_int(words) or words != elements * fmt.element.bits // word_bits:
+    if not is_int(words) or words != elements * fmt.element.bits // word_bits:
         bad("words", f"must be {elements * fmt.element.bits // word_bits} for padded_shape {padded}")
     blocks = meta.get("blocks")
-    if not _is_int(blocks) or blocks != elements // fmt.block:
+    if not is_int(blocks) or blocks != elements // fmt.block:
         bad("blocks", f"must be {elements // fmt.block} for padded_shape {padded}")
     ts = meta.get("tensor_scale")
     if ts is not None:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.params import is_int
+
 _SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": "bf16",
                        "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8,
                        "BOOL": np.bool_}
@@ -32,9 +34,6 @@ _MAX_HEADER = 100 * 1024 * 1024
 def _bf16_to_f32(raw: np.ndarray) -> np.ndarray:
     return (raw.astype(np.uint32) << 16).view(np.float32)
 
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _names(header: dict) -> str:
@@ -52,10 +51,10 @@ def _check_entry(path: Path, name: str, info, data_length: int) -> None:
     if dtype not in _SAFETENSORS_DTYPES:
         raise ValueError(f"{where}: unsupported dtype {dtype[:20]!r} (one of {', '.join(_SAFETENSORS_DTYPES)})")
     shape = info.get("shape")
-    if not isinstance(shape, list) or not all(_is_int(n) and n >= 0 for n in shape):
+    if not isinstance(shape, list) or not all(is_int(n) and n >= 0 for n in shape):
         raise ValueError(f"{where}: shape must be a list of non-negative integers")
     offsets = info.get("data_offsets")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(n) for n in offsets)):
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(is_int(n) for n in offsets)):
         raise ValueError(f"{where}: data_offsets must be two integers")
     start, end = offsets
     if not 0 <= start <= end <= data_length:
@@ -146,7 +145,7 @@ def _npy_header(path: Path):
         offset = f.tell()
     if dtype.hasobject:
         raise ValueError(f"{path}: holds Python objects, not numbers")
-    if not all(_is_int(n) and n >= 0 for n in shape):
+    if not all(is_int(n) and n >= 0 for n in shape):
         raise ValueError(f"{path}: .npy header has an invalid shape {shape}")
     needed = math.prod(shape) * dtype.itemsize
     if needed > size - offset:

@@ -13,11 +13,16 @@ class ParameterTypeError(TypeError, ValueError):
     """A parameter of the wrong type (a str where an int belongs, a bool for a count, ...)."""
 
 
+def is_int(value) -> bool:
+    """An int that is not a bool (JSON and numpy hand out both)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_int(name: str, value, low: int | None = None, high: int | None = None, *,
               power_of_two: bool = False, multiple_of: int | None = None, divides: int | None = None) -> int:
     """``value`` if it is an int (not a bool) in ``[low, high]``, a power of two, a multiple of
     ``multiple_of`` and a divisor of ``divides`` as asked."""
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not is_int(value):
         raise ParameterTypeError(f"{name}={value!r} must be an integer, not {type(value).__name__}")
     rules = []
     if low is not None and high is not None:
