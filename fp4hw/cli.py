@@ -312,7 +312,7 @@ def main(argv=None) -> int:
     except _UsageError as error:
         print(_one_line(error), file=sys.stderr)
         return 2
-    except (ValueError, TypeError, ToolMissing) as error:
+    except (ValueError, ToolMissing) as error:          # ParameterTypeError is a ValueError too
         print(f"fp4hw: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except MemoryError:
