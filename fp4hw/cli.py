@@ -1,7 +1,8 @@
 """``fp4hw``: generate Verilog, synthesize for area, build the default report.
 
     fp4hw verilog UNIT [--fmt e2m1] [--out fp16] [--lanes N] [--stages N] [--name NAME] [-o FILE]
-    fp4hw synth   UNIT [same unit options] [--json] [--lib generic|unit-gates]
+    fp4hw synth   UNIT [same unit options] [--json] [--lib generic|unit-gates|sg13g2]
+                  [--corner typ|slow] [--clock-mhz F] [--traffic relu50|relu0|relu70|relu90|random|constant]
     fp4hw build   [-o build] [--jobs N]
     fp4hw report  [-o build/report] [--units UNIT ...] [--jobs N] [--timeout S] [--no-readme]
     fp4hw quantize IN.npy|IN.safetensors [--tensor NAME] --format mxfp4 -o OUT_DIR [--word-bits 32]
@@ -87,9 +88,15 @@ def _parser() -> _Parser:
     p.set_defaults(run=_synth)
     _add_unit_options(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.add_argument("--lib", choices=["generic", "unit-gates"], default="generic",
+    p.add_argument("--lib", choices=["generic", "unit-gates", "sg13g2"], default="generic",
                    help="generic: Yosys generic gates + iCE40 (default); unit-gates: the {AND2, OR2, "
-                        "XOR2, NOT1} library of public FP4-multiplier records")
+                        "XOR2, NOT1} library of public FP4-multiplier records; sg13g2: IHP SG13G2 standard "
+                        "cells: area (µm²), OpenSTA timing, power and energy per operation")
+    p.add_argument("--corner", choices=["typ", "slow"], help="sg13g2: corner of the reported path and power (typ)")
+    p.add_argument("--clock-mhz", dest="clock_mhz", type=float,
+                   help="sg13g2: clock for power and the mapping's delay target (default 100)")
+    p.add_argument("--traffic", help="sg13g2: operands for power: relu50 (default; normal weights × ReLU "
+                                     "activations with 50%% zeros), relu0, relu70, relu90, random, constant")
     p = sub.add_parser("build", help="the main job: Verilog and area report of the default units")
     p.set_defaults(run=_build)
     p.add_argument("-o", "--output", default="build", help="output folder (default: build)")
@@ -135,13 +142,16 @@ def _parser() -> _Parser:
     return parser
 
 
+def _unit_params(args) -> dict:
+    return {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
+                                          "input", "scale_mode", "sr_bits", "seed", "word_bits", "layout",
+                                          "compressed", "scales", "block", "decode", "activations", "max_k")}
+
+
 def _component(args):
     import synth
-    params = {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
-                                            "input", "scale_mode", "sr_bits", "seed", "word_bits", "layout",
-                                            "compressed", "scales", "block", "decode", "activations", "max_k")}
     name = synth.check_module_name(args.unit if args.name is None else args.name)
-    component = synth.build_unit(args.unit, **params)
+    component = synth.build_unit(args.unit, **_unit_params(args))
     return component, name
 
 
@@ -161,8 +171,14 @@ def _verilog(args) -> int:
 
 def _synth(args) -> int:
     import synth
+    silicon = {"--corner": args.corner, "--clock-mhz": args.clock_mhz, "--traffic": args.traffic}
+    given = [k for k, v in silicon.items() if v is not None]
+    if given and args.lib != "sg13g2":
+        raise ValueError(f"{', '.join(given)} applies to --lib sg13g2 only")
     component, name = _component(args)
     verilog = synth.to_verilog(component, name)
+    if args.lib == "sg13g2":
+        return _synth_sg13g2(args, verilog, name)
     if args.lib == "unit-gates":
         from synth.unit_gates import unit_gates
         metrics = unit_gates(verilog, name)
@@ -182,6 +198,34 @@ def _synth(args) -> int:
         print(f"{name}: generic cells {metrics['generic_cells']} ({cells})")
         print(f"{name}: transistors (stat -tech cmos) {metrics['transistors']}{plus}, depth {metrics['depth']}")
         print(f"{name}: iCE40 LUT4 {metrics['ice40_lut4']}, carry {metrics['ice40_carry']}, DFF {metrics['ice40_dff']}")
+    return 0
+
+
+def _synth_sg13g2(args, verilog: str, name: str) -> int:
+    from synth import sg13g2, traffic
+    params = {k: v for k, v in _unit_params(args).items() if v is not None}
+    record = sg13g2.measure(args.unit, params, verilog, name, corner=args.corner or "typ",
+                            clock_mhz=sg13g2.DEFAULT_CLOCK_MHZ if args.clock_mhz is None else args.clock_mhz,
+                            traffic=traffic.check_traffic(args.traffic or traffic.DEFAULT_TRAFFIC))
+    if args.json:
+        print(json.dumps({"top": name, "sg13g2": record}, indent=1, sort_keys=True))
+        return 0
+    r = record
+    print(f"{name}: SG13G2 area {r['area_um2']:,.1f} µm², {r['cells']} cells "
+          f"(flip-flops {r['ff_area_um2']:,.1f} µm², {100 * r['ff_share']:.0f} %)")
+    if "sta_error" in r:
+        print(f"{name}: no timing or power: {r['sta_error']}")
+    else:
+        paths = r["critical_path_ns_by_corner"]
+        print(f"{name}: critical path {paths['typ']} ns typ, {paths['slow']} ns slow; "
+              f"Fmax {r['fmax_mhz']} MHz ({r['corner']})")
+    if r.get("traffic") and "power_mw" in r:
+        p = r["power_mw"]
+        print(f"{name}: {p['total']:.4g} mW at {r['clock_mhz']:g} MHz on {r['traffic']} traffic (internal "
+              f"{p['internal']:.4g}, switching {p['switching']:.4g}, leakage {p['leakage']:.3g}): "
+              f"{r['energy_pj_per_op']:.4g} pJ per product")
+    elif not r.get("traffic"):
+        print(f"{name}: no traffic model for this unit: no power")
     return 0
 
 
