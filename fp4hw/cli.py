@@ -223,7 +223,7 @@ def _synth_sg13g2(args, verilog: str, name: str) -> int:
         p = r["power_mw"]
         print(f"{name}: {p['total']:.4g} mW at {r['clock_mhz']:g} MHz on {r['traffic']} traffic (internal "
               f"{p['internal']:.4g}, switching {p['switching']:.4g}, leakage {p['leakage']:.3g}): "
-              f"{r['energy_pj_per_op']:.4g} pJ per product")
+              f"{r['energy_pj_per_op']:.4g} pJ per {r['operation']}")
     elif not r.get("traffic"):
         print(f"{name}: no traffic model for this unit: no power")
     return 0

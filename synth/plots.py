@@ -4,7 +4,9 @@
   ``out="fixed"``, MAC) for each element format, beside their golden ROMs and the INT baselines;
 - ``area_per_lane.png``: dot-engine transistors per lane against lanes, one line per format;
 - ``ratios.png``: each dot engine's transistors relative to MXFP8 (E4M3) and to INT4 at the
-  same lane count.
+  same lane count;
+- ``energy_per_op.png``: SG13G2 energy per element product against the share of zero
+  activations, one line per unit with a traffic model.
 
 :func:`write_plots` raises ImportError when matplotlib is missing; the report notes it and goes
 on without plots.
@@ -97,4 +99,24 @@ def write_plots(records: list[dict], out_dir: Path) -> list[str]:
                 ax.set_title(f"Dot engines {label}")
                 ax.legend(fontsize=8)
             save(fig, "ratios.png")
+
+    # 4. SG13G2 energy per operation against activation sparsity
+    zeros = (("relu0", 0), ("relu50", 50), ("relu70", 70), ("relu90", 90))
+    lines = []
+    for r in records:
+        s = r.get("sg13g2") if "error" not in r else None
+        by = (s or {}).get("energy_pj_per_op_by_traffic")
+        if by and all(t in by for t, _ in zeros):
+            lines.append((r["name"], [by[t] for t, _ in zeros]))
+    if lines:
+        fig, ax = plt.subplots(figsize=(8, 4.8))
+        for name, values in lines:
+            ax.plot([z for _, z in zeros], values, marker="o", label=name,
+                    linestyle="--" if name.startswith("int") else "-")
+        ax.set_yscale("log")
+        ax.set_xlabel("activations that are zero (%)")
+        ax.set_ylabel("pJ per element product (SG13G2, typical)")
+        ax.set_title("Energy per operation against activation sparsity")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        save(fig, "energy_per_op.png")
     return written

@@ -85,6 +85,19 @@ def transitions(model: GateModel, library: Library, loads: dict) -> dict[str, fl
     return slew
 
 
+class _Columns(dict):
+    """Net name → its values per period, taken from the value matrix on first use."""
+
+    def __init__(self, values, index):
+        super().__init__()
+        self.values, self.index = values, index
+
+    def __missing__(self, net):
+        column = self.values[:, self.index[net]]
+        self[net] = column
+        return column
+
+
 def _when(expr: str | None, inst, columns) -> np.ndarray | bool:
     if not expr:
         return True
@@ -113,14 +126,7 @@ def power(model: GateModel, library: Library, values: np.ndarray, *, period_ns: 
     for inst, cell in list(model.flop_instances) + list(model.order):
         kind = "sequential" if cell.ff else "combinational"
         leakage += cell.leakage_pw
-        columns = {}
-
-        class Columns(dict):
-            def __missing__(self, net):
-                value = ones_now[:, index[net]]
-                self[net] = value
-                return value
-        columns = Columns()
+        columns = _Columns(ones_now, index)
         clock_pin = cell.ff.clocked_on if cell.ff else None
         by_output: dict[str, list] = {}
         for arc in cell.power:
@@ -147,7 +153,7 @@ def power(model: GateModel, library: Library, values: np.ndarray, *, period_ns: 
                 continue
             related = sorted({a.related_pin for a in arcs})
 
-            def switched(p):
+            def switched(p, inst=inst, clock_pin=clock_pin):
                 return every if p == clock_pin else toggled[:, index[inst.pins[p]]]
             count = sum(switched(p).astype(np.int32) for p in related)
             share = np.where(count > 0, 1.0 / np.maximum(count, 1), 0.0) * t_out

@@ -33,9 +33,16 @@ from .points import (DEFAULT_POINTS, ELEMENTS, FMAX_UNITS, FP4, HEADLINE, HEADLI
                      point_verilog, select, with_fmax, with_unit_gates)
 from .tables import (COLUMNS, METHOD, REPORT_FILES, engine_table, footnotes, headline_table,  # noqa: F401
                      markdown_table, readme_headline, tool_versions, update_readme, write_report)
-from .toolchain import ToolMissing, cache_versions, warm_all
+from . import sg13g2
+from .toolchain import ToolFailed, ToolMissing, cache_versions, warm_all
 from .unit_gates import unit_gate_script, unit_gates
 from .yosys import SynthError, generic_flow, generic_script, ice40_script, synthesize
+
+
+# The SG13G2 numbers of every point: one clock, energy on each ReLU traffic (the first is the
+# one whose power the tables show).
+SG13G2_CLOCK_MHZ = sg13g2.DEFAULT_CLOCK_MHZ
+SG13G2_TRAFFICS = ("relu50", "relu0", "relu70", "relu90")
 
 
 def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False, alumacc: bool = True) -> str:
@@ -45,9 +52,44 @@ def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False
     return hashlib.sha256((verilog + "\0" + script + "\0" + versions).encode()).hexdigest()[:24]
 
 
+def _silicon_key(verilog: str, alumacc: bool) -> str:
+    """The SG13G2 record's cache name: the Verilog, :func:`synth.sg13g2.fingerprint` (script,
+    clock, traffics, Liberty files, the flow's code, OpenSTA's version) and Amaranth / Yosys."""
+    fingerprint = sg13g2.fingerprint(clock_mhz=SG13G2_CLOCK_MHZ, traffics=SG13G2_TRAFFICS, alumacc=alumacc)
+    versions = json.dumps(cache_versions("amaranth", "yosys"), sort_keys=True)
+    return "sg13g2-" + hashlib.sha256((verilog + "\0" + fingerprint + "\0" + versions).encode()).hexdigest()[:24]
+
+
+def _store(cache: Path, data: dict) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True))
+    tmp.replace(cache)
+
+
+def _generic_metrics(unit, params, verilog, name, alumacc, timeout) -> dict:
+    gates, timed = with_unit_gates(unit, params), with_fmax(unit, params)
+    metrics = synthesize(verilog, name, timeout=timeout, alumacc=alumacc)
+    if gates:
+        counted = unit_gates(verilog, name, timeout=timeout)
+        metrics.update(unit_gates=counted["unit_gates"], unit_cells=counted["unit_cells"])
+    if timed:
+        if metrics["ice40_lut4"] > HX8K_LOGIC_CELLS:      # cannot place; do not spend minutes finding out
+            metrics["fmax_error"] = (f"does not fit the HX8K ({metrics['ice40_lut4']} LUT4 > "
+                                     f"{HX8K_LOGIC_CELLS} logic cells)")
+        else:
+            try:
+                metrics.update(fmax(verilog, name, timeout=timeout))
+            except (SynthError, ToolMissing) as error:     # does not route, or no nextpnr
+                metrics["fmax_error"] = str(error)
+    return metrics
+
+
 def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = None, *,
               timeout: float = 900) -> dict:
-    """Synthesize one point (or read it from the cache); never raises for a tool failure."""
+    """Synthesize one point (or read it from the cache); never raises for a tool failure. The
+    generic / iCE40 metrics and the SG13G2 record (``"sg13g2"``, every design point but the
+    flow comparisons) are cached apart, each under the versions of the tools that made it."""
     name = point_name(unit, params)
     record = {"unit": unit, "params": params, "name": name}
     cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
@@ -58,37 +100,41 @@ def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = N
         return record
     (out_dir / "verilog").mkdir(parents=True, exist_ok=True)
     (out_dir / "verilog" / f"{name}.v").write_text(verilog)
-    gates, timed = with_unit_gates(unit, params), with_fmax(unit, params)
     alumacc = params.get("alumacc", unit not in NO_ALUMACC_UNITS)
     record["generic_flow"] = generic_flow(alumacc)
-    cache = cache_dir / f"{_cache_key(verilog, name, gates, timed, alumacc)}.json"
-    if cache.exists():
-        record.update(json.loads(cache.read_text()), cached=True)
-        return record
+    cache = cache_dir / f"{_cache_key(verilog, name, with_unit_gates(unit, params), with_fmax(unit, params), alumacc)}.json"
     start = time.monotonic()
-    try:
-        metrics = synthesize(verilog, name, timeout=timeout, alumacc=alumacc)
-        if gates:
-            counted = unit_gates(verilog, name, timeout=timeout)
-            metrics.update(unit_gates=counted["unit_gates"], unit_cells=counted["unit_cells"])
-        if timed:
-            if metrics["ice40_lut4"] > HX8K_LOGIC_CELLS:      # cannot place; do not spend minutes finding out
-                metrics["fmax_error"] = (f"does not fit the HX8K ({metrics['ice40_lut4']} LUT4 > "
-                                         f"{HX8K_LOGIC_CELLS} logic cells)")
-            else:
-                try:
-                    metrics.update(fmax(verilog, name, timeout=timeout))
-                except (SynthError, ToolMissing) as error:     # does not route, or no nextpnr
-                    metrics["fmax_error"] = str(error)
-    except (SynthError, ToolMissing) as error:
-        record["error"] = str(error)
-        return record
-    metrics["seconds"] = round(time.monotonic() - start, 1)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(metrics, sort_keys=True))
-    tmp.replace(cache)
-    record.update(metrics, cached=False)
+    cached = cache.exists()
+    if cached:
+        record.update(json.loads(cache.read_text()))
+    else:
+        try:
+            metrics = _generic_metrics(unit, params, verilog, name, alumacc, timeout)
+        except (SynthError, ToolMissing) as error:
+            record["error"] = str(error)
+            return record
+        metrics["seconds"] = round(time.monotonic() - start, 1)
+        _store(cache, metrics)
+        record.update(metrics)
+    if not flow_comparison(params):
+        silicon = cache_dir / f"{_silicon_key(verilog, alumacc)}.json"
+        if silicon.exists():
+            record["sg13g2"] = json.loads(silicon.read_text())
+        else:
+            cached = False
+            design = {k: v for k, v in params.items() if k != "alumacc"}
+            begin = time.monotonic()
+            try:
+                result = sg13g2.measure(unit, design, verilog, name, clock_mhz=SG13G2_CLOCK_MHZ,
+                                        traffic=SG13G2_TRAFFICS[0], also=SG13G2_TRAFFICS[1:], alumacc=alumacc,
+                                        timeout=timeout)
+                result.pop("method")
+                result["seconds"] = round(time.monotonic() - begin, 1)
+                _store(silicon, result)
+            except (ToolFailed, ToolMissing) as error:      # recorded, not cached: it may pass next time
+                result = {"error": str(error)}
+            record["sg13g2"] = result
+    record["cached"] = cached
     return record
 
 

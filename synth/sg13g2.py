@@ -37,7 +37,7 @@ from .netlist import NetlistError, plain_for_sta, read_netlist
 from .power import power
 from .sta import run_sta
 from .toolchain import ToolMissing, run_yosys
-from .traffic import DEFAULT_TRAFFIC, check_traffic, has_traffic, simulate
+from .traffic import DEFAULT_TRAFFIC, check_traffic, has_traffic, operation, simulate
 
 DEFAULT_CLOCK_MHZ = 100.0
 
@@ -93,6 +93,24 @@ def map_netlist(verilog: str, top: str, *, clock_mhz: float = DEFAULT_CLOCK_MHZ,
     return {**area, "netlist": netlist}
 
 
+def fingerprint(*, clock_mhz: float, traffics, alumacc: bool) -> str:
+    """What an SG13G2 record depends on besides the Verilog, for cache keys: the mapping script,
+    clock and traffics, the Liberty files, this flow's own code and the OpenSTA version."""
+    import hashlib
+    from pathlib import Path
+    from .toolchain import cache_versions
+    digest = hashlib.sha256()
+    digest.update("\n".join(map_script("top", clock_mhz=clock_mhz, alumacc=alumacc)).encode())
+    digest.update(repr((clock_mhz, tuple(traffics))).encode())
+    for corner in CORNERS:
+        digest.update(liberty_path(corner).read_bytes())
+    here = Path(__file__).parent
+    for module in ("sg13g2", "liberty", "netlist", "gatesim", "traffic", "power", "sta"):
+        digest.update((here / f"{module}.py").read_bytes())
+    digest.update(json.dumps(cache_versions("opensta"), sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
 def check_clock(clock_mhz) -> float:
     if isinstance(clock_mhz, bool) or not isinstance(clock_mhz, (int, float)) or not 0 < clock_mhz <= 5000:
         raise ValueError(f"clock_mhz={clock_mhz!r} must be a number of MHz in (0, 5000]")
@@ -116,7 +134,9 @@ def measure(unit: str, params: dict, verilog: str, top: str, *, corner: str = "t
     text = mapped.pop("netlist")
     record = {**mapped, "clock_mhz": clock_mhz, "corner": corner, "traffic": traffics[0] if traffics else None,
               "method": METHOD}
-    model = GateModel(read_netlist(text), read_cells(liberty_path("typ")))
+    netlist = read_netlist(text)
+    clock = "clk" if "clk" in netlist.inputs else None
+    model = GateModel(netlist, read_cells(liberty_path("typ"))) if traffics else None
     period = 1000.0 / clock_mhz
     library = read_library(liberty_path(corner))
     by_traffic = {}
@@ -129,6 +149,7 @@ def measure(unit: str, params: dict, verilog: str, top: str, *, corner: str = "t
             record["wire_load"] = mw.pop("wire_load")
             record["power_mw"] = {k: round(float(v), 6) for k, v in mw.items()}
             record["energy_pj_per_op"] = by_traffic[name]
+            record["operation"] = operation(unit)
             record.update(sim_cycles=work.cycles, operations=work.ops,
                           ops_per_cycle=round(work.ops / work.cycles, 3), golden_checked=work.checked,
                           mean_toggle_rate=round(work.activity.total_toggles() / max(len(work.activity.toggles), 1)
@@ -136,7 +157,7 @@ def measure(unit: str, params: dict, verilog: str, top: str, *, corner: str = "t
     if len(by_traffic) > 1:
         record["energy_pj_per_op_by_traffic"] = by_traffic
     try:
-        paths = {c: run_sta(text, top, record["cells"], corner=c, period_ns=period, clock=model.clock,
+        paths = {c: run_sta(text, top, record["cells"], corner=c, period_ns=period, clock=clock,
                             timeout=timeout)["critical_path_ns"] for c in CORNERS}
     except ToolMissing as error:
         record["sta_error"] = str(error)
@@ -150,4 +171,4 @@ def measure(unit: str, params: dict, verilog: str, top: str, *, corner: str = "t
 
 
 __all__ = ["PDK", "METHOD", "DEFAULT_CLOCK_MHZ", "map_script", "map_netlist", "parse_area", "measure",
-           "check_clock"]
+           "check_clock", "fingerprint"]

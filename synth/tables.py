@@ -101,17 +101,100 @@ def _by_name(records):
     return {r["name"]: r for r in records}
 
 
+def _silicon(r: dict) -> dict | None:
+    """A point's SG13G2 record, or None (failed point, flow comparison, or SG13G2 error)."""
+    s = r.get("sg13g2") if "error" not in r else None
+    return s if s and "error" not in s else None
+
+
+def _num(value, digits=1) -> str:
+    if value is None or value == "":
+        return ""
+    return f"{value:,.{digits}f}"
+
+
+SILICON_TRAFFICS = ("relu0", "relu50", "relu70", "relu90")
+
+
+def silicon_table(records: list[dict]) -> str:
+    """Every point's SG13G2 numbers: area, timing, power and energy per operation."""
+    rows = [r for r in records if "sg13g2" in r]
+    if not rows:
+        return ""
+    clock = next((r["sg13g2"].get("clock_mhz") for r in rows if _silicon(r)), None)
+    lines = ["## IHP SG13G2 standard cells: µm², ns, MHz, mW and pJ per operation", "",
+             f"Power at {clock:g} MHz on normal weights × ReLU activations with 50 % zeros (`relu50`); energy per "
+             "operation (one element product) on 0 / 50 / 70 / 90 % zeros. " + SILICON_METHOD, "",
+             "| design point | µm² | flip-flops | cells | path typ ns | path slow ns | Fmax MHz | mW | "
+             "pJ/op 0 % | pJ/op 50 % | pJ/op 70 % | pJ/op 90 % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    no_sta = None
+    for r in rows:
+        s = r["sg13g2"]
+        if "error" in s:
+            lines.append(f"| `{r['name']}` | error: {s['error'][:160]} |" + " |" * 11)
+            continue
+        paths = s.get("critical_path_ns_by_corner", {})
+        no_sta = no_sta or s.get("sta_error")
+        energies = s.get("energy_pj_per_op_by_traffic", {s.get("traffic"): s.get("energy_pj_per_op")})
+        lines.append(f"| `{r['name']}` | {_num(s['area_um2'])} | {100 * s['ff_share']:.0f} % | {s['cells']:,} | "
+                     f"{_num(paths.get('typ'), 3)} | {_num(paths.get('slow'), 3)} | {_num(s.get('fmax_mhz'))} | "
+                     f"{_num(s.get('power_mw', {}).get('total'), 4)} | "
+                     + " | ".join(_num(energies.get(t), 3) for t in SILICON_TRAFFICS) + " |")
+    if no_sta:
+        lines += ["", f"No timing columns: {no_sta}"]
+    return "\n".join(lines + [""])
+
+
+def silicon_engine_table(records: list[dict]) -> str:
+    """Dot engines per MAC lane in SG13G2: area and energy against MXFP8 (E4M3) and INT4."""
+    engines = {(_fmt_of(r), r["params"]["lanes"]): r for r in records
+               if r["unit"] in ("dot", "int_dot") and _silicon(r) and not flow_comparison(r["params"])}
+    if not engines:
+        return ""
+    lines = ["## Dot engines per MAC lane in SG13G2: FP4 against FP8 and INT", "",
+             "| format | lanes | µm² / lane | pJ / MAC (relu50) | pJ / MAC (relu90) | Fmax MHz | ÷ MXFP8 µm² | "
+             "÷ MXFP8 pJ | ÷ INT4 µm² | ÷ INT4 pJ | ÷ INT8 pJ |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    order = ["mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2", "int4", "int8"]
+
+    def energy(r, t="relu50"):
+        s = r["sg13g2"]
+        return s.get("energy_pj_per_op_by_traffic", {}).get(t, s.get("energy_pj_per_op") if t == "relu50" else None)
+    for (fmt, lanes), r in sorted(engines.items(), key=lambda kv: (kv[0][1], order.index(kv[0][0])
+                                                                   if kv[0][0] in order else 99)):
+        s = r["sg13g2"]
+        ref = {name: engines.get((name, lanes)) for name in ("mxfp8_e4m3", "int4", "int8")}
+
+        def ratio(other, get):
+            a, b = get(r), get(other) if other else None
+            return f"{a / b:.2f}" if a and b else ""
+        area = lambda x: x["sg13g2"]["area_um2"]   # noqa: E731
+        lines.append(f"| {fmt} | {lanes} | {s['area_um2'] / lanes:,.0f} | {_num(energy(r), 3)} | "
+                     f"{_num(energy(r, 'relu90'), 3)} | {_num(s.get('fmax_mhz'))} | "
+                     f"{ratio(ref['mxfp8_e4m3'], area)} | {ratio(ref['mxfp8_e4m3'], energy)} | "
+                     f"{ratio(ref['int4'], area)} | {ratio(ref['int4'], energy)} | {ratio(ref['int8'], energy)} |")
+    lines += ["", "Per lane = the whole engine (loaders, scale unit, accumulator, flip-flops) divided by the lanes; "
+              "pJ / MAC = the engine's energy per element product on jobs of 256 elements streamed back to back. "
+              "All engines at the same clock and on the same traffic.", ""]
+    return "\n".join(lines)
+
+
 def headline_table(records: list[dict]) -> str | None:
     """The README headline (Markdown), or None when a headline point is missing or failed."""
     found = _by_name(records)
     if any(name not in found or "error" in found[name] for name, _ in HEADLINE):
         return None
-    lines = ["| design | unit gates | transistors | iCE40 LUT4 | depth | Fmax (HX8K) |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| design | SG13G2 µm² | Fmax SG13G2 (typ) | pJ / product | unit gates | transistors | iCE40 LUT4 | "
+             "depth | Fmax (HX8K) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, label in HEADLINE:
         r = found[name]
         fmax_text = f"{r['fmax_mhz']} MHz" if "fmax_mhz" in r else ("does not fit" if "fmax_error" in r else "")
-        lines.append(f"| {label} (`{name}`) | {r.get('unit_gates', '')} | {_cell(r, 'transistors')} | "
+        s = _silicon(r) or {}
+        silicon_fmax = f"{s['fmax_mhz']:,.0f} MHz" if s.get("fmax_mhz") else ""
+        lines.append(f"| {label} (`{name}`) | {_num(s.get('area_um2'), 0)} | {silicon_fmax} | "
+                     f"{_num(s.get('energy_pj_per_op'), 3)} | {r.get('unit_gates', '')} | {_cell(r, 'transistors')} | "
                      f"{_cell(r, 'ice40_lut4')} | {r['depth']} | {fmax_text} |")
     return "\n".join(lines) + "\n"
 
@@ -175,7 +258,17 @@ same function (the baseline of a structural unit); `int_*` rows are the INT4 / I
 or the FP8 multipliers (2^16 entries of 21 bits)."""
 
 
-REPORT_FILES = ("report.json", "report.md", "area_by_format.png", "area_per_lane.png", "ratios.png", "verilog")
+SILICON_METHOD = """IHP SG13G2 130 nm standard cells (vendored Liberty, typical 1.20 V 25 °C and slow 1.08 V
+125 °C): Yosys `dfflibmap` + `abc -liberty` with a delay target of one clock period, area from `stat -liberty`;
+critical path from OpenSTA with an ideal clock (register to register, or port to port for a combinational unit
+between ideal registers); power from the Liberty tables with every net's activity from zero-delay simulation of
+the mapped netlist on golden traffic, outputs checked against golden (`synth/power.py`). Not covered: glitches
+(zero-delay), the clock tree (ideal clock; flip-flop clock pins are counted), placement and routing (the
+library's `1k` wire-load model instead of wires), nets driven by the unit's input ports."""
+
+
+REPORT_FILES = ("report.json", "report.md", "area_by_format.png", "area_per_lane.png", "ratios.png",
+                "energy_per_op.png", "verilog")
 
 
 def write_report(records: list[dict], out_dir: Path, *, command: str = "fp4hw build", tools: dict | None = None,
@@ -189,7 +282,7 @@ def write_report(records: list[dict], out_dir: Path, *, command: str = "fp4hw bu
     errors = [r for r in records if "error" in r]
     scalar = [r for r in records if r["unit"] in SCALAR_UNITS | {"scale_apply"}]
     streaming = [r for r in records if r not in scalar]
-    body = ["# fp4hw area report", "", f"Reproduce with `{command}`. Tools: "
+    body = ["# fp4hw area, timing and energy report", "", f"Reproduce with `{command}`. Tools: "
             + ", ".join(f"{k} {v}" for k, v in sorted(tools.items())) + ".", "", METHOD, ""]
     if errors:
         body += [f"**{len(errors)} of {len(records)} points failed** (see the error rows).", ""]
@@ -200,7 +293,7 @@ def write_report(records: list[dict], out_dir: Path, *, command: str = "fp4hw bu
         body += ["## Scalar units and their baselines", "", markdown_table(scalar)]
     if streaming:
         body += ["## Streaming units", "", markdown_table(streaming)]
-    body += [footnotes(records), engine_table(records)]
+    body += [footnotes(records), engine_table(records), silicon_table(records), silicon_engine_table(records)]
     from .plots import write_plots
     written = ["report.json", "report.md"]
     try:

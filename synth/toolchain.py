@@ -239,7 +239,7 @@ def _command_version(command: tuple[str, ...]) -> str:
 
 def cache_versions(*tools: str) -> dict[str, str]:
     """Versions of what made a cached result, for its cache key: ``"amaranth"``,
-    ``"yosys"``, ``"nextpnr-ice40"``, ``"verilator"``, ``"icarus"``, ``"cocotb"``. A tool
+    ``"yosys"``, ``"nextpnr-ice40"``, ``"verilator"``, ``"icarus"``, ``"cocotb"``, ``"opensta"``. A tool
     upgrade changes the key, so an old result is never reused. Package metadata for PyPI tools
     (cheap, exact to the build), ``iverilog -V`` for the system's Icarus."""
     versions = {}
@@ -250,6 +250,9 @@ def cache_versions(*tools: str) -> dict[str, str]:
                               _command_version((shutil.which("verilator") or "verilator", "--version")))
         elif tool == "icarus":
             versions[tool] = _command_version((shutil.which("iverilog") or "iverilog", "-V"))
+        elif tool == "opensta":
+            found = shutil.which("sta")
+            versions[tool] = _command_version((found, "-version")) if found else "not installed"
         elif tool in ("yosys", "nextpnr-ice40", "nextpnr-ecp5"):
             versions[tool] = _package_version(f"yowasp-{tool}")
         else:

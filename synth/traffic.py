@@ -10,9 +10,12 @@ A traffic name says what the operands are (DESIGN §6):
 - ``constant``: the same operands every cycle (activity only from the first cycle and the clock).
 
 Units with a traffic model (:func:`has_traffic`): scalar multipliers and MACs (one product per
-cycle, registered inputs and outputs assumed) and the MX / NVFP4 / INT dot engines (jobs of
-``k = 256`` elements back to back, streams never stalled, one product per lane per beat). The
-MAC accumulates FP16 over runs of 32 products, as it would inside a dot product.
+cycle, registered inputs and outputs assumed), the MX / NVFP4 / INT dot engines (jobs of
+``k = 256`` elements back to back, streams never stalled, one product per lane per beat) and the
+linear packed loader, plain or with zero-word decompression (the activations' MXFP4 codes, jobs
+of 256 elements; an operation is one element delivered, so its energy adds to a dot engine's
+per product). The MAC accumulates FP16 over runs of 32 products, as it would inside a dot
+product.
 
 :func:`simulate` runs the traffic through the mapped netlist (:mod:`synth.gatesim`), checks
 every output against golden (a mismatch raises: the netlist, the library model or the
@@ -42,6 +45,11 @@ DOT_K = 256                    # elements per dot-engine job
 DOT_CYCLES = 512               # dot-engine jobs: enough for about this many beats
 
 
+def operation(unit: str) -> str:
+    """What one operation of ``unit`` is, for energy per operation."""
+    return "element delivered" if unit == "loader" else "element product"
+
+
 def check_traffic(name: str) -> str:
     if name not in TRAFFIC:
         raise ValueError(f"traffic={name!r} is not one of {', '.join(TRAFFIC)}")
@@ -54,6 +62,9 @@ def has_traffic(unit: str, params: dict) -> bool:
         return params.get("lanes", 1) == 1 and not params.get("stages")
     if unit == "dot":
         return params.get("activations") is None
+    if unit == "loader":
+        return (params.get("layout", "linear") == "linear" and not params.get("scales")
+                and not params.get("decode"))
     return unit == "int_dot"
 
 
@@ -102,7 +113,34 @@ def simulate(unit: str, params: dict, model: GateModel, traffic: str = DEFAULT_T
     rng = np.random.default_rng(seed)
     if unit in ("multiplier", "int_multiplier", "mac"):
         return _scalar(unit, params, model, traffic, rng)
+    if unit == "loader":
+        return _loader(params, model, traffic, rng)
     return _dot(unit, params, model, traffic, rng)
+
+
+def _loader(params, model, traffic, rng) -> Workload:
+    word_bits = params.get("word_bits", 32)
+    lanes = word_bits // 4
+    k = DOT_K
+    jobs = max(16, DOT_CYCLES * lanes // k)
+    quantize = lambda v: mx.quantize(np.asarray(v, dtype=np.float64).reshape(jobs, k), mx.MXFP4).codes  # noqa: E731
+    _, codes = _codes(traffic, jobs * k, 4, lambda v: quantize(v).reshape(-1), rng)
+    codes = np.asarray(codes, dtype=np.uint8).reshape(jobs, k)
+    words = []
+    for row in codes:
+        image = packing.pack_elements(row, 4, word_bits)
+        if params.get("compressed"):
+            stream = packing.to_words(packing.compress_zero_words(image, word_bits), word_bits)
+            words += [w | (int(i == len(stream) - 1) << word_bits) for i, w in enumerate(stream)]
+        else:
+            words += packing.to_words(image, word_bits)
+    beats, stepper = run_streams(model, {"job": [k] * jobs, "words": words}, "lanes", jobs * k // lanes,
+                                 max_cycles=8 * jobs * k // lanes + 200)
+    got = np.array([[(b >> (4 * i)) & 0xF for i in range(lanes)] for b in beats], dtype=np.uint8).reshape(jobs, k)
+    flags = [((b >> (4 * lanes)) & ((1 << lanes) - 1), (b >> (5 * lanes + 1)) & 1) for b in beats]
+    if not np.array_equal(got, codes) or any(mask != (1 << lanes) - 1 or error for mask, error in flags):
+        raise NetlistError("gate-level loader: delivered lanes differ from the packed codes (golden)")
+    return Workload(len(stepper.rows), jobs * k, len(beats), stepper.activity())
 
 
 def _scalar(unit, params, model, traffic, rng) -> Workload:
@@ -110,7 +148,8 @@ def _scalar(unit, params, model, traffic, rng) -> Workload:
     if unit == "int_multiplier":
         bits = golden.integer.check_bits(int(str(params.get("fmt", "int4"))[3:]))
         a, b = _codes(traffic, n, bits, lambda v: golden.integer.quantize(v, bits, block=32)[0], rng)
-        want = {"product": golden.integer.mul(a, b, bits).astype(np.int64) & ((1 << 2 * bits) - 1)}
+        want = {"product": golden.integer.mul(a, b, bits)}
+        widths = {"product": 2 * bits}
         inputs = {"a": a, "b": b}
     else:
         fmt = golden.element_format(params.get("fmt", "e2m1"))
@@ -119,9 +158,8 @@ def _scalar(unit, params, model, traffic, rng) -> Workload:
         a, b = _codes(traffic, n, fmt.bits, lambda v: mx.quantize(v, block).codes, rng, finite)
         if unit == "multiplier":
             out = params.get("out", "fixed")
-            product = golden.arith.mul(a, b, fmt, out).astype(np.int64)
-            width = golden.arith.fixed_width(fmt) if out == "fixed" else golden.ieee_format(out).bits
-            want = {"product": product & ((1 << width) - 1)}
+            want = {"product": golden.arith.mul(a, b, fmt, out)}
+            widths = {"product": golden.arith.fixed_width(fmt) if out == "fixed" else golden.ieee_format(out).bits}
             inputs = {"a": a, "b": b}
         else:
             rounding = params.get("rounding", "rne")
@@ -130,12 +168,14 @@ def _scalar(unit, params, model, traffic, rng) -> Workload:
             for i in range(n):                       # FP16 accumulation over runs of 32 products
                 c[i] = 0 if i % 32 == 0 else result[i - 1]
                 result[i] = int(golden.arith.mac(a[i:i + 1], b[i:i + 1], c[i:i + 1], fmt, rounding=rounding)[0])
-            inputs, want = {"a": a, "b": b, "c": c}, {"result": result}
+            inputs, want, widths = {"a": a, "b": b, "c": c}, {"result": result}, {"result": 16}
     outputs, activity = model.trace(inputs)
     for port, expected in want.items():
-        got = np.asarray(outputs[port], dtype=np.int64)
-        bad = np.flatnonzero(got != expected)
-        if bad.size:
+        mask = (1 << widths[port]) - 1                # golden gives signed / wide integers, ports raw bits
+        got = [int(x) for x in outputs[port]]
+        expected = [int(x) & mask for x in np.asarray(expected).reshape(-1)]
+        bad = [i for i, (g, w) in enumerate(zip(got, expected)) if g != w]
+        if bad:
             i = bad[0]
             raise NetlistError(f"gate-level {unit}: {port} = {got[i]:#x} at sample {i}, golden {expected[i]:#x} "
                                f"(inputs {', '.join(f'{k}={int(v[i]):#x}' for k, v in inputs.items())})")

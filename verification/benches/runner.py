@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import synth
@@ -97,11 +98,20 @@ def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: 
                 # (23 s instead of 37 s for an 8-lane MAC on this machine's 2 cores).
                 flags = os.environ.get("MAKEFLAGS", "")
                 os.environ["MAKEFLAGS"] = f"{flags} OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0".strip()
+                # Verilator's runtime objects come from a cache shared by all models (objcache.py)
+                saved = {k: os.environ.get(k) for k in ("OBJCACHE", "FP4HW_OBJCACHE_DIR")}
+                os.environ["OBJCACHE"] = f"{sys.executable} {Path(__file__).with_name('objcache.py')}"
+                os.environ["FP4HW_OBJCACHE_DIR"] = str(SIM_ROOT / "_objcache")
                 try:
                     runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
                                  build_args=build_args, waves=waves, always=True)
                 finally:
                     os.environ["MAKEFLAGS"] = flags
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
         fcntl.flock(lock, fcntl.LOCK_UN)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
