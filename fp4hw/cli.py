@@ -203,8 +203,10 @@ def _synth(args) -> int:
 
 def _synth_sg13g2(args, verilog: str, name: str) -> int:
     from synth import sg13g2, traffic
+    from synth.points import NO_ALUMACC_UNITS
     params = {k: v for k, v in _unit_params(args).items() if v is not None}
     record = sg13g2.measure(args.unit, params, verilog, name, corner=args.corner or "typ",
+                            alumacc=args.unit not in NO_ALUMACC_UNITS,
                             clock_mhz=sg13g2.DEFAULT_CLOCK_MHZ if args.clock_mhz is None else args.clock_mhz,
                             traffic=traffic.check_traffic(args.traffic or traffic.DEFAULT_TRAFFIC))
     if args.json:
@@ -214,7 +216,7 @@ def _synth_sg13g2(args, verilog: str, name: str) -> int:
     print(f"{name}: SG13G2 area {r['area_um2']:,.1f} µm², {r['cells']} cells "
           f"(flip-flops {r['ff_area_um2']:,.1f} µm², {100 * r['ff_share']:.0f} %)")
     if "sta_error" in r:
-        print(f"{name}: no timing or power: {r['sta_error']}")
+        print(f"{name}: {r['sta_error']}")
     else:
         paths = r["critical_path_ns_by_corner"]
         print(f"{name}: critical path {paths['typ']} ns typ, {paths['slow']} ns slow; "

@@ -37,7 +37,7 @@ class StaFailed(ToolFailed):
 def sta_command() -> str:
     found = shutil.which("sta")
     if not found:
-        raise ToolMissing(f"OpenSTA not found (binary 'sta'): no timing or power; install it with: {INSTALL}")
+        raise ToolMissing(f"OpenSTA not found (binary 'sta'): no static timing; install it with: {INSTALL}")
     return found
 
 
