@@ -10,7 +10,7 @@
     fp4hw dequantize OUT_DIR -o X.npy
     fp4hw analyze [--tensor normal|laplace|student_t|uniform|relu_sparse|FILE ...] [--name NAME]
                   [--schemes ...] [--rows R --cols C] [-o build/analysis]
-    fp4hw claims  [-o docs/claims.md]
+    fp4hw claims  [-o docs/claims.md] [--cache build/cache]
 
     fp4hw --version
 
@@ -138,6 +138,8 @@ def _parser() -> _Parser:
     p = sub.add_parser("claims", help="regenerate docs/claims.md: the seed's claims against measurements")
     p.set_defaults(run=_claims)
     p.add_argument("-o", "--output", default="docs/claims.md", help="output file (default docs/claims.md)")
+    p.add_argument("--cache", default="build/cache",
+                   help="synthesis cache of the energy claims' design points (default: build/cache, the report's)")
     p.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -336,8 +338,12 @@ def _claims(args) -> int:
     from golden import analysis_report
     from synth import files
     from .progress import Progress
+    from synth import energy_claims
     files.check_target(args.output)
+    files.check_target(args.cache, kind="folder", option="--cache")
     text = analysis_report.claims(args.seed, progress=Progress("claims"))
+    energy = energy_claims.claims_data(args.cache, progress=Progress("energy claims (SG13G2)"))
+    text = text.rstrip() + "\n\n" + energy_claims.render(energy)
     files.write_text(args.output, text)
     print(f"wrote {args.output}")
     return 0

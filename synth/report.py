@@ -32,7 +32,8 @@ from .points import (DEFAULT_POINTS, ELEMENTS, FMAX_UNITS, FP4, HEADLINE, HEADLI
                      NO_ALUMACC_UNITS, SCALAR_UNITS, SWEEP, _expected_cost, flow_comparison, point_name,
                      point_verilog, select, with_fmax, with_unit_gates)
 from .tables import (COLUMNS, METHOD, REPORT_FILES, engine_table, footnotes, headline_table,  # noqa: F401
-                     markdown_table, readme_headline, tool_versions, update_readme, write_report)
+                     markdown_table, readme_headline, silicon_engine_table, silicon_table, tool_versions,
+                     update_readme, write_report)
 from . import sg13g2
 from .toolchain import ToolFailed, ToolMissing, cache_versions, warm_all
 from .unit_gates import unit_gate_script, unit_gates
