@@ -397,13 +397,30 @@ def scale_value(bits, scale, fmt="fp32") -> np.ndarray:
     return FP32.encode(value, "rne", saturate=False).astype(np.uint32)   # NaN: 0x7FC00000
 
 
-def _accumulate(blocks: np.ndarray) -> np.ndarray:
-    """acc = fp32(acc + block) in block order (last axis), from +0."""
-    acc = np.zeros(blocks.shape[:-1], dtype=np.float32)
+MAX_PARTIALS = 64
+
+
+def check_partials(partials) -> int:
+    """``partials``: interleaved FP32 partial sums, a power of two from 1 to 64 (DESIGN §3.5)."""
+    from .params import check_int
+    return check_int("partials", partials, 1, MAX_PARTIALS, power_of_two=True)
+
+
+def _accumulate(blocks: np.ndarray, partials: int = 1) -> np.ndarray:
+    """acc = fp32(acc + block) in block order (last axis), from +0; with ``partials`` = P, block
+    j goes to partial sum j mod P (each accumulated in order from +0) and the P partials are
+    combined pairwise (p0+p1, p2+p3, …, then the sums of those, left to right), every addition
+    rounded to FP32 RNE."""
+    sums = []
     with np.errstate(invalid="ignore", over="ignore"):      # Inf - Inf = NaN, overflow = Inf
-        for k in range(blocks.shape[-1]):
-            acc = (acc + blocks[..., k]).astype(np.float32)
-    return acc
+        for p in range(partials):
+            acc = np.zeros(blocks.shape[:-1], dtype=np.float32)
+            for k in range(p, blocks.shape[-1], partials):
+                acc = (acc + blocks[..., k]).astype(np.float32)
+            sums.append(acc)
+        while len(sums) > 1:
+            sums = [(x + y).astype(np.float32) for x, y in zip(sums[0::2], sums[1::2])]
+    return sums[0]
 
 
 def _canonical_nan(values: np.ndarray) -> np.ndarray:
@@ -449,7 +466,7 @@ def _activation_format(b: np.ndarray):
                      f"array, got dtype {b.dtype}")
 
 
-def _dot_mixed(q: Quantized, b: np.ndarray) -> np.ndarray:
+def _dot_mixed(q: Quantized, b: np.ndarray, partials: int = 1) -> np.ndarray:
     """Mixed mode (DESIGN §3.5): per block S = sum(a_i * b_i) exactly (Python integers on the
     grid of the smallest product), times 2**(scale - 127), one RNE rounding to FP32; IEEE rules
     for non-finite activations (Inf * 0 and Inf - Inf are NaN); block-order FP32 accumulation."""
@@ -489,24 +506,28 @@ def _dot_mixed(q: Quantized, b: np.ndarray) -> np.ndarray:
         special = products.sum(axis=-1)                     # NaN / ±Inf exactly as IEEE sums them
         values = np.where(~np.isfinite(special), special.astype(np.float32), values)
     values = np.where(scales == 0xFF, np.float32(np.nan), values)
-    return _canonical_nan(_accumulate(values))
+    return _canonical_nan(_accumulate(values, partials))
 
 
-def dot(a: Quantized, b) -> np.ndarray:
+def dot(a: Quantized, b, *, partials: int = 1) -> np.ndarray:
     """Bit-exact dot product over the last axis (leading axes broadcast), float32.
 
     ``b`` is a Quantized of the same format, or (mixed mode, MX weights only) an FP16 / BF16
-    activation array of the weights' shape."""
+    activation array of the weights' shape. ``partials`` = P > 1 accumulates the blocks in P
+    interleaved FP32 partial sums combined in a fixed tree (DESIGN §3.5; P = 1 is block order)."""
+    partials = check_partials(partials)
     if not isinstance(b, Quantized):
-        return _dot_mixed(a, np.asarray(b))
+        return _dot_mixed(a, np.asarray(b), partials)
     fmt, ((ia, sa, va), (ib, sb, vb)) = _operands(a, b)
     blocks = _dot_blocks(ia, sa, ib, sb, va, vb, fmt.element,
                          lambda x, y: (x * y).sum(axis=-1))
-    return _canonical_nan(_apply_tensor_scales(_accumulate(blocks), a, b))
+    return _canonical_nan(_apply_tensor_scales(_accumulate(blocks, partials), a, b))
 
 
-def matmul(a: Quantized, b: Quantized) -> np.ndarray:
-    """A[M, K] x B[N, K] (both quantized along K) → float32 [M, N], each entry as :func:`dot`."""
+def matmul(a: Quantized, b: Quantized, *, partials: int = 1) -> np.ndarray:
+    """A[M, K] x B[N, K] (both quantized along K) → float32 [M, N], each entry as :func:`dot`
+    (with the same ``partials``)."""
+    partials = check_partials(partials)
     fmt, ((ia, sa, va), (ib, sb, vb)) = _operands(a, b)
     if ia.ndim != 3 or ib.ndim != 3:
         raise ValueError(f"matmul takes 2-D A[M, K] and B[N, K], got {a.codes.shape} and {b.codes.shape}")
@@ -517,9 +538,9 @@ def matmul(a: Quantized, b: Quantized) -> np.ndarray:
         return np.einsum("mbi,nbi->mnb", x, y)
 
     blocks = _dot_blocks(ia, sa[:, None], ib, sb[None, :], va[:, None], vb[None, :], fmt.element, block_sum)
-    return _canonical_nan(_apply_tensor_scales(_accumulate(blocks), a, b))
+    return _canonical_nan(_apply_tensor_scales(_accumulate(blocks, partials), a, b))
 
 
 __all__ = ["BlockFormat", "Quantized", "MXFP4", "NVFP4", "MXFP8_E4M3", "MXFP8_E5M2", "SCALE_MODES",
            "quantize", "dequantize", "dot", "matmul", "shared_exponent", "block_format", "block_value",
-           "scale_value"]
+           "scale_value", "check_partials", "MAX_PARTIALS"]

@@ -418,3 +418,63 @@ def test_nvfp4_reciprocal_table_is_golden_float32_order():
         want = np.float32(1.0) / golden.UE4M3.decode(np.array(code)).astype(np.float32)
         assert table[code] == int(np.float32(want).view(np.uint32))
     assert table[0] == 0
+
+
+# --- interleaved partial sums (DESIGN §3.5, partials=P) ----------------------------------------
+
+def _fp32_partials_reference(qa, qb, partials):
+    """Independent of golden's accumulation: elements decoded by ml_dtypes, scales as 2^(s-127),
+    each block's exact sum in float64 rounded to FP32 by numpy, then P interleaved float32 sums
+    combined pairwise."""
+    import ml_dtypes
+    dtype = {"E2M1": ml_dtypes.float4_e2m1fn, "E4M3": ml_dtypes.float8_e4m3fn}[qa.format.element.name]
+    va = qa.codes.astype(np.uint8).view(dtype).astype(np.float64)
+    vb = qb.codes.astype(np.uint8).view(dtype).astype(np.float64)
+    rows, k = va.shape
+    n = k // 32
+    blocks = (va * vb).reshape(rows, n, 32).sum(axis=-1)                  # exact in float64
+    blocks *= np.exp2(qa.scales.astype(np.float64) - 127) * np.exp2(qb.scales.astype(np.float64) - 127)
+    blocks = blocks.astype(np.float32)
+    sums = []
+    for p in range(partials):
+        acc = np.zeros(rows, dtype=np.float32)
+        for j in range(p, n, partials):
+            acc = acc + blocks[:, j]
+        sums.append(acc)
+    while len(sums) > 1:
+        sums = [x + y for x, y in zip(sums[0::2], sums[1::2])]
+    return sums[0]
+
+
+@pytest.mark.parametrize("fmt", ["mxfp4", "mxfp8_e4m3"])
+@pytest.mark.parametrize("partials", [1, 2, 4, 8])
+def test_dot_with_partials_against_an_independent_fp32_accumulation(fmt, partials):
+    rng = np.random.default_rng(partials)
+    scale = np.repeat(np.exp2(rng.integers(-30, 30, (64, 13))), 32, axis=1)  # blocks far apart: rounding
+    a = rng.standard_normal((64, 13 * 32)) * scale           # 13 blocks: not a multiple of P
+    b = rng.standard_normal((64, 13 * 32))
+    qa, qb = mx.quantize(a, fmt), mx.quantize(b, fmt)
+    got = mx.dot(qa, qb, partials=partials)
+    want = _fp32_partials_reference(qa, qb, partials)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert np.array_equal(mx.matmul(qa, qb, partials=partials).diagonal().view(np.uint32), got.view(np.uint32))
+
+
+def test_partials_change_the_rounding_order_only():
+    """P = 2 sums the same blocks in another order: the results differ from P = 1 somewhere in
+    the last bits (so the parameter is really used), never by more than a few ULP here."""
+    rng = np.random.default_rng(7)
+    scale = np.repeat(np.exp2(rng.integers(-30, 30, (256, 16))), 32, axis=1)
+    qa = mx.quantize(rng.standard_normal((256, 16 * 32)) * scale, "mxfp4")
+    qb = mx.quantize(rng.standard_normal((256, 16 * 32)), "mxfp4")
+    one, two = mx.dot(qa, qb), mx.dot(qa, qb, partials=2)
+    assert not np.array_equal(one, two)
+    assert np.allclose(one, two, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("bad, error", [(3, ValueError), (0, ValueError), (128, ValueError), (2.0, TypeError),
+                                        (True, TypeError)])
+def test_partials_must_be_a_power_of_two(bad, error):
+    q = mx.quantize(np.ones(32), "mxfp4")
+    with pytest.raises(error, match="partials"):
+        mx.dot(q, q, partials=bad)
