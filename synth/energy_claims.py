@@ -16,7 +16,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .report import SG13G2_CLOCK_MHZ, SG13G2_TRAFFICS, run_point
+from .points import point_name
+from .report import SG13G2_TRAFFICS, run_point
 
 POINTS = {
     "fp4_multiplier": ("multiplier", {"fmt": "e2m1", "out": "fixed"}),
@@ -30,21 +31,34 @@ TOLERANCE = 0.25
 
 
 def claims_data(cache_dir: Path | str = "build/cache", progress=None) -> dict:
-    """Energy per operation (pJ) of each point on each report traffic; ``{"error": ...}`` when
-    a point has no SG13G2 numbers."""
-    energies = {}
+    """Energy per operation (pJ) of each point on each report traffic, measured (or read from
+    the report's cache); ``{"error": ...}`` when a point has no SG13G2 numbers."""
+    records = []
     with tempfile.TemporaryDirectory(prefix="fp4hw-claims-") as work:
-        for i, (key, (unit, params)) in enumerate(POINTS.items()):
-            record = run_point(unit, params, Path(work), Path(cache_dir))
-            silicon = record.get("sg13g2", {})
-            if "error" in record or "error" in silicon or "energy_pj_per_op_by_traffic" not in silicon:
-                reason = record.get("error") or silicon.get("error") or "no energy figures"
-                return {"error": f"{record['name']}: {reason}"}
-            energies[key] = silicon["energy_pj_per_op_by_traffic"]
-            energies[key + "_name"] = record["name"]
+        for i, (unit, params) in enumerate(POINTS.values()):
+            records.append(run_point(unit, params, Path(work), Path(cache_dir)))
             if progress:
-                progress(i + 1, len(POINTS), record["name"])
-    return {"clock_mhz": SG13G2_CLOCK_MHZ, "traffics": list(SG13G2_TRAFFICS), "energy": energies}
+                progress(i + 1, len(POINTS), records[-1]["name"])
+    return data_from_records(records)
+
+
+def data_from_records(records: list[dict]) -> dict:
+    """The claims' data from report records (``report.json``'s ``points`` or :func:`run_point`
+    results) holding the design points of :data:`POINTS`."""
+    by_name = {r["name"]: r for r in records}
+    energies = {}
+    for key, (unit, params) in POINTS.items():
+        name = point_name(unit, params)
+        record = by_name.get(name)
+        if record is None:
+            return {"error": f"{name}: not in the records"}
+        silicon = record.get("sg13g2", {})
+        if "error" in record or "error" in silicon or "energy_pj_per_op_by_traffic" not in silicon:
+            return {"error": f"{name}: {record.get('error') or silicon.get('error') or 'no energy figures'}"}
+        energies[key] = silicon["energy_pj_per_op_by_traffic"]
+        energies[key + "_name"] = name
+        clock = silicon["clock_mhz"]
+    return {"clock_mhz": clock, "traffics": list(SG13G2_TRAFFICS), "energy": energies}
 
 
 def _verdict(measured: float, claimed: float) -> str:

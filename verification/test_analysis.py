@@ -250,8 +250,17 @@ def test_cli_analyze_writes_tables_and_plots(tmp_path, capsys):
     assert code == 2 and "fp5" in err[0]
 
 
-def test_docs_claims_regenerates_from_one_command(tmp_path):
+def test_docs_claims_regenerates_from_one_command(tmp_path, monkeypatch):
+    """`fp4hw claims` writes docs/claims.md: the analysis sections from golden, the energy
+    sections from the report's design points (here the committed report.json's records, which
+    `fp4hw report -o docs/report` measured with the same run_point the command uses)."""
+    from synth import energy_claims
+    records = json.loads((ROOT / "docs" / "report" / "report.json").read_text())["points"]
+    measured = []
+    monkeypatch.setattr(energy_claims, "claims_data",
+                        lambda cache, progress=None: measured.append(cache) or energy_claims.data_from_records(records))
     assert main(["claims", "-o", str(tmp_path / "claims.md")]) == 0
+    assert measured == ["build/cache"]
     assert (tmp_path / "claims.md").read_text() == (ROOT / "docs" / "claims.md").read_text()
 
 

@@ -273,3 +273,23 @@ def test_bad_sg13g2_options_are_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def _claims_data(fp4_mul, fp8_mul, fp4_engine, fp8_engine, decompressor):
+    traffics = ["relu50", "relu0", "relu70", "relu90"]
+    energy = {}
+    for key, value in (("fp4_multiplier", fp4_mul), ("fp8_multiplier", fp8_mul), ("fp4_engine", fp4_engine),
+                       ("fp8_engine", fp8_engine), ("decompressor", decompressor)):
+        energy[key] = {t: value for t in traffics}
+        energy[key + "_name"] = key
+    return {"clock_mhz": 100.0, "traffics": traffics, "energy": energy}
+
+
+def test_energy_claim_verdicts_follow_the_numbers():
+    from synth.energy_claims import render
+    seed_like = render(_claims_data(0.38, 1.0, 8.1, 10.0, 3.3))       # 38 %, 19 % advantage, +14 %
+    assert seed_like.count("| agree |") == 8 and "costs +14% against FP8 (the seed: +14%): **agree**" in seed_like
+    ours_like = render(_claims_data(0.2, 1.0, 6.0, 10.0, 2.0))
+    assert "| agree |" not in ours_like and "**disagree**" in ours_like and "costs -20% against FP8" in ours_like
+    assert "shrinks to 40% for the whole engine: the claim holds in kind" in ours_like
+    assert "Not measured: dot_x: no energy figures" in render({"error": "dot_x: no energy figures"})
