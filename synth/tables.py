@@ -72,19 +72,30 @@ def _fmt_of(r):
     return r["params"].get("fmt", "")
 
 
+ENGINE_ORDER = ["mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2", "int4", "int8"]
+
+
+def _engines(records: list[dict], keep) -> dict:
+    """Dot / INT dot design points (no flow comparisons) passing ``keep``, by (format, lanes)."""
+    return {(_fmt_of(r), r["params"]["lanes"]): r for r in records
+            if r["unit"] in ("dot", "int_dot") and keep(r) and not flow_comparison(r["params"])}
+
+
+def _engine_order(engines: dict) -> list:
+    return sorted(engines.items(), key=lambda kv: (kv[0][1], ENGINE_ORDER.index(kv[0][0])
+                                                   if kv[0][0] in ENGINE_ORDER else 99))
+
+
 def engine_table(records: list[dict]) -> str:
     """Dot engines per MAC lane, with area relative to MXFP8 (E4M3) and INT4 at equal lanes."""
-    engines = {(_fmt_of(r), r["params"]["lanes"]): r for r in records
-               if r["unit"] in ("dot", "int_dot") and "error" not in r and not flow_comparison(r["params"])}
+    engines = _engines(records, lambda r: "error" not in r)
     if not engines:
         return ""
     lines = ["## Dot engines per MAC lane, FP4 against FP8 and INT", "",
              "| format | lanes | transistors / lane | cells / lane | LUT4 / lane | depth | Fmax MHz | "
              "÷ MXFP8 transistors | ÷ MXFP8 LUT4 | ÷ INT4 transistors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    order = ["mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2", "int4", "int8"]
-    for (fmt, lanes), r in sorted(engines.items(), key=lambda kv: (kv[0][1], order.index(kv[0][0])
-                                                                   if kv[0][0] in order else 99)):
+    for (fmt, lanes), r in _engine_order(engines):
         fp8, int4 = engines.get(("mxfp8_e4m3", lanes)), engines.get(("int4", lanes))
         ratio = lambda other, key: f"{r[key] / other[key]:.2f}" if other else ""   # noqa: E731
         fmax_text = r.get("fmax_mhz", "does not fit the HX8K" if "fmax_error" in r else "")
@@ -148,21 +159,18 @@ def silicon_table(records: list[dict]) -> str:
 
 def silicon_engine_table(records: list[dict]) -> str:
     """Dot engines per MAC lane in SG13G2: area and energy against MXFP8 (E4M3) and INT4."""
-    engines = {(_fmt_of(r), r["params"]["lanes"]): r for r in records
-               if r["unit"] in ("dot", "int_dot") and _silicon(r) and not flow_comparison(r["params"])}
+    engines = _engines(records, _silicon)
     if not engines:
         return ""
     lines = ["## Dot engines per MAC lane in SG13G2: FP4 against FP8 and INT", "",
              "| format | lanes | µm² / lane | pJ / MAC (relu50) | pJ / MAC (relu90) | Fmax MHz | ÷ MXFP8 µm² | "
              "÷ MXFP8 pJ | ÷ INT4 µm² | ÷ INT4 pJ | ÷ INT8 pJ |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    order = ["mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2", "int4", "int8"]
 
     def energy(r, t="relu50"):
         s = r["sg13g2"]
         return s.get("energy_pj_per_op_by_traffic", {}).get(t, s.get("energy_pj_per_op") if t == "relu50" else None)
-    for (fmt, lanes), r in sorted(engines.items(), key=lambda kv: (kv[0][1], order.index(kv[0][0])
-                                                                   if kv[0][0] in order else 99)):
+    for (fmt, lanes), r in _engine_order(engines):
         s = r["sg13g2"]
         ref = {name: engines.get((name, lanes)) for name in ("mxfp8_e4m3", "int4", "int8")}
 
