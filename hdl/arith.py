@@ -22,16 +22,30 @@ def leading_zeros(value: Value, width: int | None = None) -> Value:
     """Number of leading zeros of the low ``width`` bits of ``value`` (``width`` if all zero).
 
     A tree: the count of the upper half if it holds a one, else the upper half's width plus the
-    count of the lower half; ``ceil(log2(width))`` levels of 2:1 multiplexers.
+    count of the lower half; ``ceil(log2(width))`` levels of 2:1 multiplexers. A width that is
+    not a power of two is first padded on the right with ones up to one (the count is the same,
+    and an all-zero value meets the first padded one at ``width``), so every "plus the upper
+    half's width" is a constant top bit, not an adder.
     """
     width = len(value) if width is None else width
     if width < 1:
         raise ValueError(f"width={width} must be >= 1")
+    padded = 1 << (width - 1).bit_length()
+    if padded != width:
+        value = Cat(Const((1 << (padded - width)) - 1, padded - width), value[:width])
+    count, zero = _leading_zeros(value, padded)
+    return Cat(count, zero)
+
+
+def _leading_zeros(value: Value, width: int):
+    """``(count, zero)`` of a power-of-two ``width``: ``zero`` when all bits are 0 (then
+    ``count`` is 0), else ``count`` (log2(width) bits) is the number of leading zeros."""
     if width == 1:
-        return (~value[0]).as_unsigned()
-    upper = (width + 1) // 2
-    high, low = value[width - upper:width], value[:width - upper]
-    return Mux(high == 0, upper + leading_zeros(low, width - upper), leading_zeros(high, upper))
+        return Cat(), ~value[0]
+    upper = width // 2
+    high_count, high_zero = _leading_zeros(value[upper:width], upper)
+    low_count, low_zero = _leading_zeros(value[:upper], upper)
+    return Mux(high_zero, Cat(low_count, ~low_zero), Cat(high_count, 0)), high_zero & low_zero
 
 
 def normalize(value: Value, width: int | None = None) -> tuple[Value, Value]:

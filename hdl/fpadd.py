@@ -19,14 +19,29 @@ import golden
 
 from .arith import classify
 from .layouts import lanes_of
+from .pipeline import Cuts, check_stages
 from .rounding import round_to_float
 
 FP32_NAN = 0x7FC00000
 EXTRA = 3                                   # guard, round, sticky
 
 
-def fp32_add(m, a, b, name: str = "add"):
-    """A Signal(32): the FP32 bit pattern of ``a + b`` (both 32-bit FP32 patterns)."""
+# The adder's cut points in datapath order, and the ones each ``stages`` setting registers
+# (chosen from the measured SG13G2 path of each segment, see FloatAdder).
+CUT_POINTS = ("swap", "align", "add", "normalize", "shift")
+STAGE_CUTS = {0: (), 1: ("normalize",), 2: ("add", "shift"), 3: ("swap", "normalize", "shift"),
+              4: ("swap", "add", "normalize", "shift"), 5: ("swap", "align", "add", "normalize", "shift")}
+MAX_STAGES = max(STAGE_CUTS)
+
+
+def adder_cuts(m, stages: int, enable=None, name: str = "add"):
+    """A :class:`hdl.pipeline.Cuts` for :func:`fp32_add` with ``stages`` register stages."""
+    return Cuts(m, CUT_POINTS, STAGE_CUTS[stages], enable, name)
+
+
+def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
+    """A Signal(32): the FP32 bit pattern of ``a + b`` (both 32-bit FP32 patterns), after
+    ``cuts.latency`` cycles when ``cuts`` (from :func:`adder_cuts`) pipelines it."""
     fp32 = golden.FP32
     mag_a, mag_b = a[:31], b[:31]
     a_bigger = mag_a >= mag_b
@@ -46,47 +61,76 @@ def fp32_add(m, a, b, name: str = "add"):
     m.d.comb += distance.eq(e_big - e_small)
     shift = Signal(range(24 + EXTRA + 1), name=f"{name}_shift")
     m.d.comb += shift.eq(Mux(distance > 24 + EXTRA, 24 + EXTRA, distance))
+    lsb = Signal(signed(10), name=f"{name}_lsb")
+    m.d.comb += lsb.eq(e_big - 150 - EXTRA)
+    subtract = big[31] ^ small[31]
+
+    # Specials are decided from the operands and carried to the end: NaN in, or Inf - Inf, is
+    # the canonical NaN; an Inf otherwise is the result with its sign (the larger operand's).
+    class_a, class_b = classify(a, fp32), classify(b, fp32)
+    nan = class_a.nan | class_b.nan | (class_a.inf & class_b.inf & (a[31] != b[31]))
+    special = Signal(2, name=f"{name}_special")               # 0 finite, 1 NaN, 2 Inf
+    m.d.comb += special.eq(Mux(nan, 1, Mux(class_a.inf | class_b.inf, 2, 0)))
+    cuts = cuts if cuts is not None else Cuts(m, CUT_POINTS, (), name=name)
+    carried = [cuts.carry(v) for v in (special, big[31], a[31] & b[31])]
+
+    sig_big, sig_small, shift, lsb, subtract = cuts.cut("swap", sig_big, sig_small, shift, lsb, subtract)
     extended = Cat(Const(0, EXTRA), sig_small)                # 27 bits
     aligned = Signal(24 + EXTRA, name=f"{name}_aligned")
     m.d.comb += aligned.eq(extended >> shift)
     lost = Signal(name=f"{name}_lost")
-    m.d.comb += lost.eq((aligned << shift)[:24 + EXTRA] != extended)
+    m.d.comb += lost.eq(Cat(*(extended[i] & (shift > i) for i in range(24 + EXTRA))).any())
     addend = Signal(24 + EXTRA, name=f"{name}_addend")
     m.d.comb += addend.eq(aligned | lost)                     # sticky into the lowest bit
-    subtract = big[31] ^ small[31]
+    sig_big, addend, lsb, subtract = cuts.cut("align", sig_big, addend, lsb, subtract)
     total = Signal(25 + EXTRA, name=f"{name}_total")
     m.d.comb += total.eq(Mux(subtract, Cat(Const(0, EXTRA), sig_big) - addend,
                              Cat(Const(0, EXTRA), sig_big) + addend))
-    lsb = Signal(signed(10), name=f"{name}_lsb")
-    m.d.comb += lsb.eq(e_big - 150 - EXTRA)
-    code = round_to_float(m, total, lsb, fp32, "rne", name)
+    total, lsb = cuts.cut("add", total, lsb)
+    carried.append(cuts.carry(total == 0))
+    code = round_to_float(m, total, lsb, fp32, "rne", name, cuts=cuts)
 
-    class_a, class_b = classify(a, fp32), classify(b, fp32)
-    nan_a, inf_a, nan_b, inf_b = class_a.nan, class_a.inf, class_b.nan, class_b.inf
+    special, sign, both_negative, zero = (cuts.get(h) for h in carried)
     result = Signal(32, name=f"{name}_result")
-    with m.If(nan_a | nan_b | (inf_a & inf_b & (a[31] != b[31]))):
+    with m.If(special == 1):
         m.d.comb += result.eq(FP32_NAN)
-    with m.Elif(inf_a | inf_b):
-        m.d.comb += result.eq(big)                            # the infinity (largest magnitude)
-    with m.Elif(total == 0):
-        m.d.comb += result.eq(Cat(Const(0, 31), a[31] & b[31]))
+    with m.Elif(special == 2):
+        m.d.comb += result.eq(Cat(Const(0, 23), Const(0xFF, 8), sign))
+    with m.Elif(zero):
+        m.d.comb += result.eq(Cat(Const(0, 31), both_negative))
     with m.Else():
-        m.d.comb += result.eq(Cat(code, big[31]))
+        m.d.comb += result.eq(Cat(code, sign))
     return result
 
 
 class FloatAdder(wiring.Component):
-    """``lanes`` FP32 adders: ports ``a``, ``b`` In, ``result`` Out (lanes × 32 bits each);
-    combinational. Golden function: numpy float32 ``a + b`` with NaN as 0x7FC00000. Exposed
-    for its own exhaustive-sample test; the dot engine uses :func:`fp32_add`."""
+    """``lanes`` FP32 adders: ports ``a``, ``b`` In, ``result`` Out (lanes × 32 bits each).
+    ``stages`` (0..5) selects the register stages inside the adder (``STAGE_CUTS``, from the
+    cut points after the operand swap, the alignment shift, the aligned add, the leading-zero
+    count and the rounding shift); ``latency`` is ``stages`` cycles, one addition per cycle. Golden function: numpy float32 ``a + b`` with
+    NaN as 0x7FC00000. Exposed for its own tests and the timing of each setting; the dot
+    engine uses :func:`fp32_add` with the same cuts."""
 
-    def __init__(self, lanes: int = 1):
+    def __init__(self, lanes: int = 1, stages: int = 0):
         self._lanes = lanes
+        self._stages = check_stages(stages)
+        if stages > MAX_STAGES:
+            raise ValueError(f"stages={stages}: the FP32 adder has {MAX_STAGES} cut points")
         super().__init__({"a": In(lanes_of(unsigned(32), lanes)), "b": In(lanes_of(unsigned(32), lanes)),
                           "result": Out(lanes_of(unsigned(32), lanes))})
+
+    @property
+    def stages(self) -> int:
+        return self._stages
+
+    @property
+    def latency(self) -> int:
+        return self._stages
 
     def elaborate(self, platform):
         m = Module()
         for lane in range(self._lanes):
-            m.d.comb += self.result[lane].eq(fp32_add(m, self.a[lane], self.b[lane], f"lane{lane}"))
+            name = f"lane{lane}"
+            result = fp32_add(m, self.a[lane], self.b[lane], name, adder_cuts(m, self._stages, name=name))
+            m.d.comb += self.result[lane].eq(result)
         return m

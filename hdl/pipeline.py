@@ -1,10 +1,18 @@
-"""Output pipelining shared by the combinational units (the ``stages`` parameter).
+"""Pipelining shared by the units: output register stages (the ``stages`` parameter of the
+combinational units) and explicit cut points inside a datapath (:class:`Cuts`).
 
 ``stages=N`` puts N register stages after the combinational path; the latency is N cycles and
 Yosys/abc may retime across them. ``stages=0`` is purely combinational (no clock).
+
+:class:`Cuts` is the designer-chosen alternative (PULP fpnew's explicit pipeline registers): a
+datapath written once names its cut points in order (``cuts.cut("align", x, y)``); the points a
+parameter selects get a register stage, the others are wires. Values computed before a cut and
+used after it are *carried* (``cuts.carry``), so they are delayed by exactly the same stages
+and the datapath cannot mix two operations' bits. All registers load under one ``enable`` (a
+pipeline that holds as a whole while its output stalls).
 """
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Signal, Value
 
 
 from golden.params import check_int
@@ -21,6 +29,61 @@ def delayed(m, value, stages: int, name: str = "stage"):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+class Cuts:
+    """Register stages at chosen cut points of a datapath.
+
+    ``points`` is the datapath's ordered tuple of cut-point names, ``chosen`` the subset that
+    gets registers; ``enable`` (a 1-bit value, or None for always) loads them. ``latency`` is
+    the number of chosen points the datapath has passed so far (after the whole datapath: its
+    latency in cycles).
+    """
+
+    def __init__(self, m, points: tuple, chosen, enable=None, name: str = "cut"):
+        chosen = tuple(chosen)
+        unknown = [c for c in chosen if c not in points]
+        if unknown:
+            raise ValueError(f"cut points {unknown} are not among {points}")
+        self._m, self._points, self._chosen = m, tuple(points), frozenset(chosen)
+        self._enable, self._name = enable, name
+        self._carried: list = []
+        self._passed: list = []
+        self.latency = 0
+
+    def carry(self, value) -> int:
+        """Carry ``value`` through every later cut; returns the handle for :meth:`get`."""
+        self._carried.append(Value.cast(value))
+        return len(self._carried) - 1
+
+    def get(self, handle: int):
+        """The carried value as delayed by the cuts passed since it was carried."""
+        return self._carried[handle]
+
+    def _register(self, value, label):
+        value = Value.cast(value)
+        reg = Signal(value.shape(), name=f"{self._name}_{label}")
+        if self._enable is None:
+            self._m.d.sync += reg.eq(value)
+        else:
+            with self._m.If(self._enable):
+                self._m.d.sync += reg.eq(value)
+        return reg
+
+    def cut(self, point: str, *values):
+        """Pass cut point ``point`` (in datapath order): a register stage for ``values`` and every
+        carried value if it is chosen, wires otherwise. Returns ``values`` (as a tuple when more
+        than one)."""
+        if point not in self._points:
+            raise ValueError(f"{point!r} is not a cut point of {self._points}")
+        if point in self._passed or any(self._points.index(p) > self._points.index(point) for p in self._passed):
+            raise ValueError(f"cut point {point!r} passed out of order")
+        self._passed.append(point)
+        if point in self._chosen:
+            self.latency += 1
+            values = tuple(self._register(v, f"{point}{i}") for i, v in enumerate(values))
+            self._carried = [self._register(v, f"{point}_carried{i}") for i, v in enumerate(self._carried)]
+        return values[0] if len(values) == 1 else values
 
 
 class UnitParameters:

@@ -45,7 +45,7 @@ def _exponent_bound(lsb_exponent) -> int:
 
 
 def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "round", *,
-                   saturate: bool = False, random=None, sr_bits: int = 0):
+                   saturate: bool = False, random=None, sr_bits: int = 0, cuts=None):
     """Magnitude code (``fmt.ebits + fmt.mbits`` bits) of ``magnitude * 2**lsb_exponent``.
 
     ``fmt`` is a golden FloatFormat (IEEE FP16/BF16/FP32 or an element MiniFloat); ``m`` the
@@ -53,8 +53,12 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     ``rne`` and the largest finite code under ``rtz`` or with ``saturate=True`` (required for
     formats without Inf). ``rounding="stochastic"`` adds ``random`` (an ``sr_bits``-wide value)
     to the ``sr_bits`` fraction bits below the quantum, as ``golden.rounding.round_quanta``.
-    Returns a Signal.
+    ``cuts`` (an :class:`hdl.pipeline.Cuts` whose points include ``"normalize"`` and
+    ``"shift"``, rne only) pipelines the rounder: ``normalize`` after the leading-zero count and
+    the shift distance, ``shift`` after the barrel shift and the sticky bit. Returns a Signal.
     """
+    if cuts is not None and rounding != "rne":
+        raise ValueError("a pipelined rounder (cuts) rounds to nearest even only")
     check_rounding(rounding, ROUNDINGS)
     if not saturate and not fmt.has_inf:
         raise ValueError(f"{fmt.name} has no Inf: rounding to it must saturate")
@@ -69,29 +73,39 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         pad = mbits
     wide = Cat(Const(0, pad), magnitude) if pad else Value.cast(magnitude)
     width = len(wide)
-    if isinstance(lsb_exponent, int):
-        lsb = lsb_exponent - pad
-    else:
-        lsb_value = Value.cast(lsb_exponent)
-        lsb = Signal(signed(len(lsb_value) + 2), name=f"{name}_lsb")
-        m.d.comb += lsb.eq(lsb_value - pad)
-
     lz = leading_zeros(wide, width)
     bound = _exponent_bound(lsb_exponent) + pad + width + abs(emin) + mbits + 4
-    e_top = Signal(signed(bound.bit_length() + 1), name=f"{name}_e_top")
-    m.d.comb += e_top.eq(lsb + width - 1 - lz)
-    e_eff = Signal.like(e_top, name=f"{name}_e_eff")
-    m.d.comb += e_eff.eq(Mux(e_top < emin, emin, e_top))
+    exponent = signed(bound.bit_length() + 1)
+    # With top = width - 1 - lz (the leading one's bit) and floor = emin - lsb (the bit of the
+    # smallest normal exponent), the leading one's exponent is lsb + top, so
+    #   e_eff - emin = max(top - floor, 0)   and   shift = max(top, floor) - mbits:
+    # floor comes from the LSB exponent alone, in parallel with the leading-zero count.
+    top = Signal(signed(len(lz) + 1), name=f"{name}_top")
+    m.d.comb += top.eq(width - 1 - lz)                    # -1 for a zero magnitude
+    if isinstance(lsb_exponent, int):
+        floor = Const(emin - (lsb_exponent - pad), exponent)
+    else:
+        floor = Signal(exponent, name=f"{name}_floor")
+        m.d.comb += floor.eq(emin + pad - Value.cast(lsb_exponent))
+    above = Signal(exponent, name=f"{name}_above")
+    m.d.comb += above.eq(top - floor)
+    subnormal = above[-1]
     # The right shift that puts the quantum at bit 0; >= 0 for a non-zero magnitude (the
     # padding), and anything past the whole word shifts everything out, so it is clamped.
     limit = width + (sr_bits if rounding == "stochastic" else 1)
-    distance = Signal(signed(len(e_top) + 2), name=f"{name}_distance")
-    m.d.comb += distance.eq(e_eff - mbits - lsb)
+    distance = Signal(signed(len(above) + 2), name=f"{name}_distance")
+    m.d.comb += distance.eq(Mux(subnormal, floor, top) - mbits)
     shift = Signal(range(limit + 1), name=f"{name}_shift")
     if isinstance(lsb_exponent, int):
         m.d.comb += shift.eq(distance)                  # 0 <= distance < width on a fixed grid
     else:
         m.d.comb += shift.eq(Mux(distance > limit, limit, Mux(distance < 0, 0, distance)))
+
+    exponent_code = Signal(unsigned(len(above) + mbits), name=f"{name}_exponent_code")
+    m.d.comb += exponent_code.eq(Mux(subnormal, 0, above.as_unsigned()) << mbits)
+    if cuts is not None:
+        wide, shift, exponent_code = cuts.cut("normalize", wide, shift, exponent_code)
+    zero = wide == 0
 
     if rounding == "rtz":
         kept = Signal(width, name=f"{name}_kept")
@@ -102,15 +116,21 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         kept_and_below = Signal(width + below, name=f"{name}_kept")
         m.d.comb += kept_and_below.eq(extended >> shift)
         kept = kept_and_below[below:]
-    exponent_code = Signal(unsigned(len(e_top) + mbits), name=f"{name}_exponent_code")
-    m.d.comb += exponent_code.eq((e_eff - emin).as_unsigned() << mbits)
-    truncated = Signal(unsigned(max(len(exponent_code), width) + 1), name=f"{name}_truncated")
-    m.d.comb += truncated.eq(exponent_code + kept)
+    # A normalized significand has at most mbits + 1 bits (the shift puts the leading one at bit
+    # mbits or below, and a clamped shift leaves nothing): the rest is known zero, said so here
+    # so the adders below are code-wide, not magnitude-wide.
+    kept = kept[:mbits + 1]
     if rounding == "rne":
         sticky = Signal(name=f"{name}_sticky")
-        m.d.comb += sticky.eq((kept_and_below << shift)[:width + 1] != extended)
+        # the bits the shift drops: those of ``extended`` below bit ``shift`` (a thermometer
+        # mask, decoded from ``shift`` beside the shifter rather than after it)
+        dropped = Cat(*(extended[i] & (shift > i) for i in range(width + 1)))
+        m.d.comb += sticky.eq(dropped.any())
         guard = kept_and_below[0]
-        up = guard & (sticky | truncated[0])                 # a tie goes to the even code
+        if cuts is not None:
+            kept, guard, sticky, exponent_code, zero = cuts.cut("shift", kept, guard, sticky, exponent_code, zero)
+    if rounding == "rne":
+        up = guard & (sticky | exponent_code[0] ^ kept[0])   # a tie goes to the even code
     elif rounding == "stochastic":
         fraction = kept_and_below[:sr_bits]
         # the carry out of fraction + random, as a comparison: fraction + r >= 2**sr_bits
@@ -120,10 +140,16 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         up = Const(0, 1)
 
     code_width = fmt.ebits + mbits
-    code = Signal(unsigned(len(truncated) + 1), name=f"{name}_code")
-    m.d.comb += code.eq(truncated + up)
+    # exponent_code has no bits below mbits, so the code before rounding is the mantissa bits
+    # beside a small exponent add (the hidden bit steps a subnormal's exponent to the first
+    # normal); the rounding increment and the overflow test then run side by side.
+    base = Signal(unsigned(len(exponent_code) + 1), name=f"{name}_base")
+    m.d.comb += base.eq(Cat(kept[:mbits], exponent_code[mbits:] + kept[mbits]))
+    code = Signal(unsigned(len(base) + 1), name=f"{name}_code")
+    m.d.comb += code.eq(base + up)
     max_code = fmt.max_code
+    overflow = (base > max_code) | ((base == max_code) & up)
     overflow_code = fmt.inf_code if (rounding == "rne" and not saturate) else max_code
     result = Signal(code_width, name=f"{name}_result")
-    m.d.comb += result.eq(Mux(wide == 0, 0, Mux(code > max_code, overflow_code, code[:code_width])))
+    m.d.comb += result.eq(Mux(zero, 0, Mux(overflow, overflow_code, code[:code_width])))
     return result

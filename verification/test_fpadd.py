@@ -5,7 +5,7 @@ values on Verilator and Icarus, and a sample in the Amaranth simulator."""
 import numpy as np
 import pytest
 
-from hdl.fpadd import FloatAdder
+from hdl.fpadd import MAX_STAGES, FloatAdder
 from verification.benches.amaranth_sim import run_vectors
 from verification.benches.runner import run_vector_bench
 
@@ -31,9 +31,9 @@ def adder_vectors(n=400_000, seed=0):
     return a, b, want
 
 
-def adder_bench(tmp_path, simulator, n):
+def adder_bench(tmp_path, simulator, n, stages=0):
     a, b, want = adder_vectors(n)
-    return run_vector_bench(FloatAdder(lanes=8), "float_adder", tmp_path, lanes=8,
+    return run_vector_bench(FloatAdder(lanes=8, stages=stages), "float_adder", tmp_path, lanes=8, stages=stages,
                             inputs={"a": (a, 32), "b": (b, 32)}, outputs={"result": (want.astype(np.int64), 32)},
                             sim=simulator)
 
@@ -46,18 +46,36 @@ def test_fp32_adder_against_numpy_on_verilator(tmp_path, simulator):
     assert adder_bench(tmp_path, simulator, 150_000 if simulator == "verilator" else 100_000) == (1, 0)
 
 
+@pytest.mark.verilator
+@pytest.mark.parametrize("stages", [2, MAX_STAGES])
+def test_pipelined_fp32_adder_on_verilator(tmp_path, stages):
+    """The pipelined adder (a new addition every cycle, results checked ``stages`` cycles
+    later) at a middle and the deepest cut setting: 20,000 pairs each on Verilator."""
+    assert adder_bench(tmp_path, "verilator", 20_000, stages) == (1, 0)
+
+
 @pytest.mark.full
 @pytest.mark.verilator
-def test_fp32_adder_all_vectors(tmp_path, simulator):
-    assert adder_bench(tmp_path, simulator, 400_000) == (1, 0)
+@pytest.mark.parametrize("stages", range(MAX_STAGES + 1))
+def test_fp32_adder_all_vectors(tmp_path, simulator, stages):
+    assert adder_bench(tmp_path, simulator, 400_000, stages) == (1, 0)
 
 
-def test_fp32_adder_sample_in_amaranth_simulator():
-    a, b, want = adder_vectors(2000, seed=1)
-    dut = FloatAdder()
+@pytest.mark.parametrize("stages", range(MAX_STAGES + 1))
+def test_fp32_adder_sample_in_amaranth_simulator(stages):
+    a, b, want = adder_vectors(1000, seed=1)
+    dut = FloatAdder(stages=stages)
+    assert dut.latency == stages
 
     def apply(ctx, i):
         ctx.set(dut.a[0], int(a[i]))
         ctx.set(dut.b[0], int(b[i]))
     assert not run_vectors(dut, range(a.size), apply=apply, read=lambda ctx, i: ctx.get(dut.result[0]),
-                           expected=lambda i: int(want[i]))
+                           expected=lambda i: int(want[i]), clocked=stages)
+
+
+def test_fp32_adder_stages_refused():
+    with pytest.raises(ValueError, match="stages"):
+        FloatAdder(stages=MAX_STAGES + 1)
+    with pytest.raises(ValueError):
+        FloatAdder(stages=-1)
