@@ -34,7 +34,7 @@ import json
 from .gatesim import GateModel
 from .liberty import CORNERS, PDK, liberty_path, read_cells, read_library
 from .netlist import NetlistError, plain_for_sta, read_netlist
-from .power import power
+from .power import INPUT_DRIVER, OUTPUT_LOAD_PF, power
 from .sta import run_sta
 from .toolchain import ToolMissing, run_yosys
 from .traffic import DEFAULT_TRAFFIC, check_traffic, has_traffic, operation, simulate
@@ -44,10 +44,12 @@ DEFAULT_CLOCK_MHZ = 100.0
 ABC_CONSTRAINTS = "set_driving_cell sg13g2_buf_4\nset_load 6.0\n"
 
 METHOD = ("IHP SG13G2 standard cells (typical corner 1.20 V 25 °C; slow 1.08 V 125 °C), Yosys "
-          "dfflibmap + abc -liberty; OpenSTA static timing with an ideal clock and the library's wire-load "
-          "model (1k); power from the Liberty tables with every net's activity from zero-delay simulation of "
-          "the mapped netlist on the stated traffic (synth/power.py: no glitches, no clock tree, no placement "
-          "or routing)")
+          "dfflibmap + abc -liberty; OpenSTA static timing with an ideal clock, inputs driven by "
+          f"{INPUT_DRIVER}, {OUTPUT_LOAD_PF * 1000:g} fF on every output and the library's wire-load "
+          "model (1k); power from the stated corner's Liberty tables (Liberty's when rule: a pin's "
+          "unconditioned internal_power group only where no conditioned one matches) with every net's "
+          "activity from zero-delay simulation of the mapped netlist on the stated traffic (synth/power.py: "
+          "no glitches, no clock tree, no placement or routing)")
 
 
 def map_script(top: str, *, clock_mhz: float = DEFAULT_CLOCK_MHZ, alumacc: bool = True) -> list[str]:
@@ -133,7 +135,7 @@ def measure(unit: str, params: dict, verilog: str, top: str, *, corner: str = "t
     mapped = map_netlist(verilog, top, clock_mhz=clock_mhz, alumacc=alumacc, timeout=timeout)
     text = mapped.pop("netlist")
     record = {**mapped, "clock_mhz": clock_mhz, "corner": corner, "traffic": traffics[0] if traffics else None,
-              "method": METHOD}
+              "input_driver": INPUT_DRIVER, "output_load_pf": OUTPUT_LOAD_PF, "method": METHOD}
     netlist = read_netlist(text)
     clock = "clk" if "clk" in netlist.inputs else None
     model = GateModel(netlist, read_cells(liberty_path("typ"))) if traffics else None
@@ -148,6 +150,7 @@ def measure(unit: str, params: dict, verilog: str, top: str, *, corner: str = "t
         if name == traffics[0]:
             record["wire_load"] = mw.pop("wire_load")
             record["power_mw"] = {k: round(float(v), 6) for k, v in mw.items()}
+            record["ff_power_share"] = round(mw["sequential"] / mw["total"], 4) if mw["total"] else 0.0
             record["energy_pj_per_op"] = by_traffic[name]
             record["operation"] = operation(unit)
             record.update(sim_cycles=work.cycles, operations=work.ops,

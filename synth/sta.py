@@ -8,9 +8,10 @@ One ``sta`` process per corner reads the vendored Liberty file and the plain net
   goes on, so any ``Error:``/``Warning:`` line from reading, or a count different from Yosys's,
   fails the run (:class:`StaFailed`) rather than timing a smaller circuit;
 - ``fp4hw-slack S``: the worst setup slack (ns) against a clock of the stated period on port
-  ``clk`` (or a virtual clock for a combinational unit) with input and output delays 0: the
-  critical path is ``period - S`` (register to register including clock-to-Q and setup, or port
-  to port);
+  ``clk`` (or a virtual clock for a combinational unit) with input and output delays 0, the
+  inputs driven by :data:`synth.power.INPUT_DRIVER` and every output loaded with
+  :data:`synth.power.OUTPUT_LOAD_PF`: the critical path is ``period - S`` (register to register
+  including clock-to-Q and setup, or port to port);
 - ``fp4hw-power …``: ``sta::design_power`` (W: internal, switching, leakage, total; then the
   same for sequential and combinational cells), after every net's driver pin is given its
   activity (transitions per clock period) and duty from gate-level simulation.
@@ -25,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from .liberty import liberty_path
+from .power import INPUT_DRIVER, OUTPUT_LOAD_PF
 from .toolchain import ToolFailed, ToolMissing
 
 INSTALL = "sudo apt-get install -y opensta"
@@ -48,9 +50,12 @@ def _tcl_name(name: str) -> str:
 
 
 def sta_script(netlist_file: str, top: str, corner: str, *, period_ns: float, clock: str | None,
-               activity: list | None = None) -> str:
+               activity: list | None = None, driver: str | None = INPUT_DRIVER,
+               output_load: float = OUTPUT_LOAD_PF) -> str:
     """The Tcl script of one run. ``activity``: (kind, name, rate, duty) with kind ``pin``
-    (``inst/pin``) or ``port``."""
+    (``inst/pin``) or ``port``; ``driver`` (a library cell, or None for ideal inputs) drives the
+    inputs, ``output_load`` pF loads every output (none set when 0: this OpenSTA then estimates
+    a port-only net's wire from the wire-load model, which it skips once a port load is set)."""
     lines = [f"read_liberty {liberty_path(corner)}", f"read_verilog {netlist_file}", f"link_design {top}",
              "puts \"fp4hw-cells [llength [get_cells *]]\""]
     if clock:
@@ -59,6 +64,8 @@ def sta_script(netlist_file: str, top: str, corner: str, *, period_ns: float, cl
     else:
         lines += [f"create_clock -name clk -period {period_ns}", "set inputs [all_inputs]"]
     lines += ["if {[llength $inputs]} { set_input_delay 0 -clock clk $inputs }",
+              *([f"if {{[llength $inputs]}} {{ set_driving_cell -lib_cell {driver} $inputs }}"] if driver else []),
+              *([f"set_load {output_load:g} [all_outputs]"] if output_load else []),
               "set_output_delay 0 -clock clk [all_outputs]",
               "puts \"fp4hw-slack [sta::worst_slack -max]\""]
     if activity is not None:
@@ -98,13 +105,14 @@ def parse_sta(output: str, cells: int, period_ns: float) -> dict:
 
 
 def run_sta(netlist: str, top: str, cells: int, *, corner: str = "typ", period_ns: float = 10.0,
-            clock: str | None = "clk", activity: list | None = None, timeout: float = 600) -> dict:
+            clock: str | None = "clk", activity: list | None = None, driver: str | None = INPUT_DRIVER,
+            output_load: float = OUTPUT_LOAD_PF, timeout: float = 600) -> dict:
     """Time (and, given ``activity``, power) ``netlist`` at ``corner``; see the module docstring."""
     command = sta_command()
     with tempfile.TemporaryDirectory(prefix="fp4hw-sta-") as work:
         Path(work, "netlist.v").write_text(netlist)
         Path(work, "run.tcl").write_text(sta_script("netlist.v", top, corner, period_ns=period_ns, clock=clock,
-                                                    activity=activity))
+                                                    activity=activity, driver=driver, output_load=output_load))
         try:
             run = subprocess.run([command, "-no_splash", "-exit", "run.tcl"], cwd=work, capture_output=True,
                                  text=True, timeout=timeout)
