@@ -23,11 +23,16 @@ from golden.mx import block_format
 
 from .arith import element_fields
 from .layouts import float_layout
-from .pipeline import UnitParameters, check_stages, delayed
+from .pipeline import Cuts, UnitParameters, check_stages, delayed
 from .rounding import round_to_float
 
 MODES = ("block", "value", "mixed")
 FP32_NAN = 0x7FC00000
+
+# The cut points in datapath order: after the scaled magnitude and its LSB exponent, after the
+# rounder's leading-zero count, after its shift; the points each ``stages`` setting registers.
+CUT_POINTS = ("magnitude", "normalize", "shift")
+STAGE_CUTS = {0: (), 1: ("normalize",), 2: ("magnitude", "shift"), 3: ("magnitude", "normalize", "shift")}
 
 
 def block_sum_width(fmt) -> int:
@@ -67,7 +72,7 @@ class ScaleApply(UnitParameters, wiring.Component):
 
     Parameters: ``fmt`` (block format: ``"mxfp4"``, ``"nvfp4"``, ``"mxfp8_e4m3"``, ...; a
     ``golden.mx.BlockFormat``), ``mode``, ``input`` (``mode="value"`` only: fp16, bf16, fp32),
-    ``stages`` (output registers).
+    ``stages`` (register stages, see below).
 
     Ports, ``mode="block"``:
       - ``total``: In, signed ``block_sum_width(fmt)`` bits (MXFP4: 14): the block's exact sum of
@@ -84,7 +89,10 @@ class ScaleApply(UnitParameters, wiring.Component):
         ``2**mixed_lsb`` grid; ``scale``: In, E8M0; ``special``: In, 2 bits (1: +Inf, 2: −Inf,
         3: NaN: the block's non-finite products as IEEE sums them); ``result``: Out, FP32.
 
-    Latency ``stages`` cycles (combinational at 0). Golden function:
+    Pipelining: ``stages`` register stages at the cut points ``STAGE_CUTS[stages]`` (1: after
+    the rounder's leading-zero count; 2: after the scaled magnitude and after the rounder's
+    shift; 3: all three); a setting past 3 adds output registers. Latency ``stages`` cycles
+    (combinational at 0), one result per cycle. Golden function:
     ``golden.mx.block_value(total, scale_a, scale_b, fmt, invalid)`` or
     ``golden.mx.scale_value(value, scale, input)``.
     """
@@ -182,7 +190,12 @@ class ScaleApply(UnitParameters, wiring.Component):
         fp32 = golden.FP32
         unit = {"block": self._block, "value": self._value, "mixed": self._mixed}[self._mode]
         negative, magnitude, lsb, is_nan, is_inf = unit(m)
-        code = round_to_float(m, magnitude, lsb, fp32, "rne", "result")
+        chosen = STAGE_CUTS[min(self._stages, max(STAGE_CUTS))]
+        cuts = Cuts(m, CUT_POINTS, chosen, name="cut")
+        carried = [cuts.carry(v) for v in (negative, is_nan, is_inf)]
+        magnitude, lsb = cuts.cut("magnitude", magnitude, lsb)
+        code = round_to_float(m, magnitude, lsb, fp32, "rne", "result", cuts=cuts)
+        negative, is_nan, is_inf = (cuts.get(h) for h in carried)
         result = Signal(32)
         with m.If(is_nan):
             m.d.comb += result.eq(FP32_NAN)
@@ -190,5 +203,5 @@ class ScaleApply(UnitParameters, wiring.Component):
             m.d.comb += result.eq(Cat(Const(fp32.inf_code, 31), negative))
         with m.Else():
             m.d.comb += result.eq(Cat(code, negative))
-        m.d.comb += self.result.eq(delayed(m, result, self._stages, "result_stage"))
+        m.d.comb += self.result.eq(delayed(m, result, self._stages - cuts.latency, "result_stage"))
         return m

@@ -13,7 +13,7 @@ import pytest
 import golden
 import hdl
 from golden import mx
-from hdl.scale import block_sum_width
+from hdl.scale import STAGE_CUTS, block_sum_width
 from verification.benches.amaranth_sim import run_vectors
 from verification.benches.runner import run_vector_bench
 
@@ -61,7 +61,7 @@ def block_vectors(fmt, seed: int = 0):
     return (np.array(S.tolist(), dtype=object) if wide else S.astype(np.int64)), A, B
 
 
-def verilator_block(fmt, tmp_path, planted_fault=None, sim="verilator"):
+def verilator_block(fmt, tmp_path, planted_fault=None, sim="verilator", stages=0):
     fmt = mx.block_format(fmt)
     S, A, B = block_vectors(fmt)
     invalid = np.zeros_like(S)
@@ -73,8 +73,8 @@ def verilator_block(fmt, tmp_path, planted_fault=None, sim="verilator"):
     inputs = {"total": (S, block_sum_width(fmt)), "scale_a": (A, fmt.scale.bits), "scale_b": (B, fmt.scale.bits)}
     if fmt.element.specials != "none":
         inputs["invalid"] = (invalid, 1)
-    return run_vector_bench(hdl.ScaleApply(fmt), "scale_apply", tmp_path, lanes=1, inputs=inputs,
-                            outputs={"result": (want, 32)}, sim=sim), S.size
+    return run_vector_bench(hdl.ScaleApply(fmt, stages=stages), "scale_apply", tmp_path, lanes=1, inputs=inputs,
+                            outputs={"result": (want, 32)}, sim=sim, stages=stages), S.size
 
 
 @pytest.mark.verilator
@@ -83,6 +83,13 @@ def test_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path, simulator):
     result, count = verilator_block(fmt, tmp_path, sim=simulator)
     assert result == (1, 0)
     assert count >= 2 * (1 << mx.block_format(fmt).scale.bits) ** 2
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4"])
+def test_pipelined_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path):
+    """The deepest cut setting (3 stages: a new block every cycle, results 3 cycles later)."""
+    assert verilator_block(fmt, tmp_path, stages=max(STAGE_CUTS))[0] == (1, 0)
 
 
 @pytest.mark.verilator
@@ -125,35 +132,38 @@ def test_scale_apply_value_mode_on_verilator(source, tmp_path, simulator):
 
 # --- Amaranth simulator: quick samples ---------------------------------------------------------
 
+@pytest.mark.parametrize("stages", range(max(STAGE_CUTS) + 2))
 @pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4", "mxfp8_e5m2"])
-def test_scale_apply_block_sample_in_amaranth_simulator(fmt):
+def test_scale_apply_block_sample_in_amaranth_simulator(fmt, stages):
     fmt = mx.block_format(fmt)
     S, A, B = block_vectors(fmt)
-    pick = np.random.default_rng(2).choice(S.size, 600, replace=False)
+    pick = np.random.default_rng(2).choice(S.size, 300, replace=False)
     S, A, B = S[pick], A[pick], B[pick]
     want = mx.block_value(S, A, B, fmt)
-    dut = hdl.ScaleApply(fmt)
+    dut = hdl.ScaleApply(fmt, stages=stages)
+    assert dut.latency == stages
 
     def apply(ctx, i):
         ctx.set(dut.total, int(S[i]))
         ctx.set(dut.scale_a, int(A[i]))
         ctx.set(dut.scale_b, int(B[i]))
     mismatches = run_vectors(dut, range(S.size), apply=apply, read=lambda ctx, i: ctx.get(dut.result.as_value()),
-                             expected=lambda i: int(want[i]))
+                             expected=lambda i: int(want[i]), clocked=stages)
     assert not mismatches
 
 
-def test_scale_apply_value_sample_in_amaranth_simulator():
+@pytest.mark.parametrize("stages", [0, 2, max(STAGE_CUTS)])
+def test_scale_apply_value_sample_in_amaranth_simulator(stages):
     bits, scale = value_vectors("fp16")
     pick = np.random.default_rng(3).choice(bits.size, 600, replace=False)
     want = mx.scale_value(bits[pick], scale[pick], "fp16")
-    dut = hdl.ScaleApply(mode="value", input="fp16")
+    dut = hdl.ScaleApply(mode="value", input="fp16", stages=stages)
 
     def apply(ctx, i):
         ctx.set(dut.value.as_value(), int(bits[pick[i]]))
         ctx.set(dut.scale, int(scale[pick[i]]))
     mismatches = run_vectors(dut, range(pick.size), apply=apply, read=lambda ctx, i: ctx.get(dut.result.as_value()),
-                             expected=lambda i: int(want[i]))
+                             expected=lambda i: int(want[i]), clocked=stages)
     assert not mismatches
 
 
