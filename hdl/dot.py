@@ -38,12 +38,40 @@ from .pipeline import UnitParameters
 COUNT_BITS = 24
 
 
-def adder_tree(values: list):
-    """The exact sum of signed values: a balanced tree, each level one bit wider."""
+def adder_tree(values: list, m=None, every: int = 0, enable=None, name: str = "tree"):
+    """The exact sum of signed values: a balanced tree, each level one bit wider.
+
+    With ``every`` = k > 0 (and the module ``m``), a register stage follows every k-th level
+    except the last (the caller registers the sum), loaded while ``enable`` (None: always);
+    the sum then arrives :func:`adder_tree_latency` cycles after its operands. ``every=0`` is
+    the combinational tree."""
+    every = check_int("every", every, 0, 64)
+    if every and m is None:
+        raise ValueError("a pipelined adder tree (every > 0) needs the module m")
+    level = 0
     while len(values) > 1:
         pairs = [a + b for a, b in zip(values[0::2], values[1::2])]
         values = pairs + ([values[-1]] if len(values) % 2 else [])
+        level += 1
+        if every and level % every == 0 and len(values) > 1:
+            registered = []
+            for i, v in enumerate(values):
+                reg = Signal(Value.cast(v).shape(), name=f"{name}_l{level}_{i}")
+                if enable is None:
+                    m.d.sync += reg.eq(v)
+                else:
+                    with m.If(enable):
+                        m.d.sync += reg.eq(v)
+                registered.append(reg)
+            values = registered
     return values[0]
+
+
+def adder_tree_latency(count: int, every: int) -> int:
+    """Register stages of :func:`adder_tree` over ``count`` values with a register every
+    ``every`` levels (none after the last level)."""
+    levels = (count - 1).bit_length()
+    return (levels - 1) // every if every and levels else 0
 
 
 def lane_element(beat, lane: int, nibbles: int, bits: int):

@@ -100,3 +100,40 @@ def test_element_fields_and_specials_every_code(fmt):
         return sign, significand << shift, nan, inf
     codes = [(c,) for c in range(1 << fmt.bits)]
     assert run_vectors(dut, codes, apply=apply, read=read, expected=expected) == []
+
+
+@pytest.mark.parametrize("count, every", [(8, 0), (8, 1), (8, 2), (5, 1), (32, 2), (32, 3), (2, 1)])
+def test_pipelined_adder_tree_sums_exactly_after_its_latency(count, every):
+    """hdl.dot.adder_tree with a register every ``every`` levels: a new set of operands each
+    cycle, each exact sum read ``adder_tree_latency`` cycles later (random signed 9-bit values,
+    extremes included)."""
+    import random
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.sim import Simulator
+    from hdl.dot import adder_tree, adder_tree_latency
+
+    m = Module()
+    inputs = [Signal(signed(9), name=f"x{i}") for i in range(count)]
+    out = Signal(signed(9 + count.bit_length()))
+    m.d.comb += out.eq(adder_tree(inputs, m, every, name="t"))
+    m.d.sync += Signal().eq(0)                       # a sync domain even without registers
+    latency = adder_tree_latency(count, every)
+    levels = (count - 1).bit_length()
+    assert latency == ((levels - 1) // every if every else 0)
+    rng = random.Random(count * 10 + every)
+    vectors = [[-256] * count, [255] * count] + [[rng.randint(-256, 255) for _ in range(count)] for _ in range(60)]
+    seen = []
+
+    async def bench(ctx):
+        for t in range(len(vectors) + latency):
+            if t < len(vectors):
+                for s, v in zip(inputs, vectors[t]):
+                    ctx.set(s, v)
+            if t >= latency:
+                seen.append(ctx.get(out))
+            await ctx.tick()
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [sum(v) for v in vectors]

@@ -10,6 +10,7 @@ import golden
 import hdl
 import synth
 from golden import arith
+from hdl.multiplier import STAGE_CUTS
 from synth.unit_gates import prove_equivalent, rom_verilog, unit_gates
 from verification.benches.amaranth_sim import run_vectors
 from verification.benches.runner import run_vector_bench
@@ -82,14 +83,14 @@ def test_sim_bench_catches_planted_fault():
     assert [v for v, _, _ in sim_mismatches(golden.E2M1, "fixed", expected=wrong)] == [77]
 
 
-def verilator_run(fmt, out, tmp_path, lanes=16, planted_fault=None, sim="verilator"):
+def verilator_run(fmt, out, tmp_path, lanes=16, planted_fault=None, sim="verilator", stages=0):
     a, b = all_pairs(fmt, finite_only=out == "fixed")
     want = arith.mul(a, b, fmt, out)
     want = want if want.dtype == object else want.astype(np.int64)
     if planted_fault is not None:
         want[planted_fault] ^= 1
-    dut = hdl.Multiplier(fmt, out, lanes)
-    return run_vector_bench(dut, "multiplier", tmp_path, lanes=lanes,
+    dut = hdl.Multiplier(fmt, out, lanes, stages=stages)
+    return run_vector_bench(dut, "multiplier", tmp_path, lanes=lanes, stages=stages,
                             inputs={"a": (a, fmt.bits), "b": (b, fmt.bits)},
                             outputs={"product": (want, product_width(fmt, out))}, sim=sim)
 
@@ -107,6 +108,40 @@ def test_multiplier_exhaustive_on_verilator(fmt, out, tmp_path, simulator):
                          ids=["e4m3-fixed", "e4m3-fp16", "e5m2-fixed", "e5m2-fp32"])
 def test_fp8_multiplier_all_pairs_on_verilator(fmt, out, tmp_path, simulator):
     assert verilator_run(fmt, out, tmp_path, lanes=4, sim=simulator) == (1, 0)
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("fmt", [golden.E4M3, golden.E5M2], ids=lambda f: f.name)
+def test_pipelined_fp8_fixed_multiplier_all_pairs_on_verilator(fmt, tmp_path):
+    """The deepest setting (cuts after the fields and the significand product, then the output
+    register): a new pair per cycle per lane, every finite pair checked 3 cycles later."""
+    assert verilator_run(fmt, "fixed", tmp_path, lanes=4, stages=max(STAGE_CUTS)) == (1, 0)
+
+
+@pytest.mark.parametrize("stages", range(max(STAGE_CUTS) + 2))
+@pytest.mark.parametrize("fmt", [golden.E4M3, golden.E2M1], ids=lambda f: f.name)
+def test_pipelined_fixed_multiplier_in_amaranth_sim(fmt, stages):
+    """Every setting, with the invalid flag carried beside the product (FP8): a sample of
+    pairs, NaN and Inf operands included, each read ``stages`` cycles after it was applied."""
+    dut = hdl.Multiplier(fmt, "fixed", stages=stages)
+    assert dut.latency == stages
+    a, b = all_pairs(fmt)
+    pick = np.random.default_rng(stages).choice(a.size, min(a.size, 1500), replace=False)
+    special = [i for i in range(a.size) if not (np.isfinite(fmt.values[a[i]]) and np.isfinite(fmt.values[b[i]]))]
+    pick = np.concatenate([pick, np.array(special[:50], dtype=int)])
+    finite = np.isfinite(fmt.values[a]) & np.isfinite(fmt.values[b])
+    with np.errstate(all="ignore"):
+        want = np.where(finite, arith.mul(np.where(finite, a, 0), np.where(finite, b, 0), fmt, "fixed"), 0)
+    flags = "invalid" in dut.signature.members
+
+    def apply(ctx, i):
+        ctx.set(dut.a[0], int(a[i])), ctx.set(dut.b[0], int(b[i]))
+
+    def read(ctx, i):
+        return int(ctx.get(dut.product[0])), int(ctx.get(dut.invalid[0])) if flags else 0
+
+    assert run_vectors(dut, pick.tolist(), apply=apply, read=read, clocked=stages,
+                       expected=lambda i: (int(want[i]), int(flags and not finite[i]))) == []
 
 
 @pytest.mark.verilator
