@@ -20,15 +20,15 @@ a loop (block order is the contract), so the FP32 adder is the one stage that ca
 its depth is what the synthesis report's ``depth`` shows.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
 from golden.params import check_choice, check_int
-from golden.mx import block_format
+from golden.mx import block_format, check_partials
 
-from .fpadd import fp32_add
+from .fpadd import MAX_STAGES as ADD_MAX_STAGES, adder_cuts, fp32_add
 from .layouts import float_layout
 from .loader import PackedLoader
 from .multiplier import Multiplier, mixed_product
@@ -72,6 +72,17 @@ def adder_tree_latency(count: int, every: int) -> int:
     ``every`` levels (none after the last level)."""
     levels = (count - 1).bit_length()
     return (levels - 1) // every if every and levels else 0
+
+
+def _delay(m, value, stages: int, enable, name: str):
+    """``value`` delayed by ``stages`` registers that load while ``enable``."""
+    value = Value.cast(value)
+    for i in range(stages):
+        reg = Signal(value.shape(), name=f"{name}_d{i}")
+        with m.If(enable):
+            m.d.sync += reg.eq(value)
+        value = reg
+    return value
 
 
 def lane_element(beat, lane: int, nibbles: int, bits: int):
@@ -173,10 +184,22 @@ class DotEngine(UnitParameters, wiring.Component):
     results are 0x7FC00000.
     """
 
-    def __init__(self, fmt="mxfp4", lanes: int = 32, activations: str | None = None):
+    def __init__(self, fmt="mxfp4", lanes: int = 32, activations: str | None = None, *, partials: int = 1,
+                 mul_stages: int = 0, tree_every: int = 0, scale_stages: int = 0, add_stages: int = 0):
         self._fmt = block_format(fmt)
         block = self._fmt.block
         self._lanes = check_int("lanes", lanes, 8, block, power_of_two=True)
+        self._partials = check_partials(partials)
+        self._mul_stages = check_int("mul_stages", mul_stages, 0, 3)
+        self._tree_every = check_int("tree_every", tree_every, 0, 16)
+        self._scale_stages = check_int("scale_stages", scale_stages, 0, 3)
+        self._add_stages = check_int("add_stages", add_stages, 0, ADD_MAX_STAGES)
+        beats = block // self._lanes
+        if self._partials * beats < self._add_stages + 1:
+            need = -(-(self._add_stages + 1) // beats)
+            raise ValueError(f"partials={partials}: with add_stages={add_stages} and a block every {beats} "
+                             f"beat(s) ({lanes} lanes), a partial sum is read before its last addition lands; "
+                             f"partials must be >= {1 << (need - 1).bit_length()}")
         self._element_bits = self._fmt.element.bits
         if self._element_bits not in (4, 8):
             raise ValueError(f"fmt={self._fmt.name}: elements must be 4 or 8 bits")
@@ -202,6 +225,32 @@ class DotEngine(UnitParameters, wiring.Component):
         super().__init__(members)
 
     @property
+    def partials(self) -> int:
+        """Interleaved FP32 partial sums (DESIGN §3.5): the engine equals
+        ``golden.mx.dot(…, partials=partials)``."""
+        return self._partials
+
+    @property
+    def pipelined(self) -> bool:
+        """Whether any depth parameter is set (False: today's four-stage engine)."""
+        return bool(self._mul_stages or self._tree_every or self._scale_stages or self._add_stages
+                    or self._partials > 1)
+
+    def _tree_latency(self) -> int:
+        return adder_tree_latency(self._lanes, self._tree_every)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the cycle a job's last beat is taken to the cycle its result is valid,
+        with no stalls (4 for today's engine)."""
+        to_s3 = self._mul_stages + self._tree_latency() + self._scale_stages + 3
+        if not self.pipelined:
+            return to_s3 + 1
+        add, p = self._add_stages, self._partials
+        combine = sum((p >> (level + 1)) + add for level in range(p.bit_length() - 1))
+        return to_s3 + 1 + add + combine + 1
+
+    @property
     def word_bits(self) -> int:
         return self._word_bits
 
@@ -220,12 +269,19 @@ class DotEngine(UnitParameters, wiring.Component):
         job, job_errors = checked_jobs(m, self.job, self._fmt.block)
         la, lb = operand_loaders(m, job, self.a_words, self.b_words, (self._word_bits, self._b_bits),
                                  (self._nibbles, 4 if mixed else self._nibbles))
-        advance, publish = result_register(m, self.result)
+        free, publish = result_register(m, self.result)
+        if self.pipelined:
+            advance = Signal(name="advance_upstream")     # driven by the interleaved accumulator
+        else:
+            advance = free
         s0 = self._beat(m, la.lanes, lb.lanes, advance)
         s1 = self._registered_beat(m, s0, advance)
         s2 = self._block_sum(m, s1, advance)
         s3 = self._block_value(m, s2, advance)
-        self._accumulate(m, s3, advance, job_errors, publish)
+        if self.pipelined:
+            self._interleaved(m, s3, advance, free, job_errors, publish)
+        else:
+            self._accumulate(m, s3, advance, job_errors, publish)
         return m
 
     def _beat(self, m, lanes_a, lanes_b, advance) -> dict:
@@ -245,17 +301,23 @@ class DotEngine(UnitParameters, wiring.Component):
                      self.scale_a.ready.eq(take & block_end)]
         if scale_b is not None:
             m.d.comb += scale_b.ready.eq(take & block_end)
-        width, products, beat_flags = self._products(m, beat_a, beat_b)
+        width, products, beat_flags = self._products(m, beat_a, beat_b, advance)
         beat_sum = Signal(signed(width), name="beat_sum")
-        m.d.comb += beat_sum.eq(adder_tree(products))
+        m.d.comb += beat_sum.eq(adder_tree(products, m, self._tree_every, advance, "tree"))
         with m.If(take & ~empty):
             m.d.sync += position.eq(Mux(block_end, 0, position + 1))
-        return {"take": take, "empty": empty, "block_end": block_end, "last": beat_a.last, "sum": beat_sum,
-                "flags": beat_flags, "width": width, "scale_b": scale_b}
+        # What travels beside the products: delayed as they are (multiplier and tree stages).
+        tree = self._tree_latency()
+        late = self._mul_stages + tree
+        side = {"take": take, "empty": empty, "block_end": block_end, "last": beat_a.last,
+                "scale_a": self.scale_a.payload, "scale_b": scale_b.payload if scale_b is not None else None}
+        side = {k: (_delay(m, v, late, advance, f"beat_{k}") if v is not None else None) for k, v in side.items()}
+        return {**side, "sum": beat_sum, "flags": _delay(m, beat_flags, tree, advance, "beat_flags"),
+                "width": width}
 
-    def _products(self, m, beat_a, beat_b):
+    def _products(self, m, beat_a, beat_b, advance):
         """The lanes' exact products, the block-sum width and the beat's special flags (FP8:
-        an invalid product; mixed mode: NaN, +Inf, -Inf)."""
+        an invalid product; mixed mode: NaN, +Inf, -Inf), ``mul_stages`` cycles after the beat."""
         fmt, lanes = self._fmt, self._lanes
         if self._activation is not None:
             products, flags = [], []
@@ -266,8 +328,11 @@ class DotEngine(UnitParameters, wiring.Component):
                 products.append(value)
                 flags.append(Cat(nan, inf & ~sign, inf & sign))
             beat_flags = Cat(*(Cat(*(f[i] for f in flags)).any() for i in range(3)))   # nan, +inf, -inf
-            return mixed_sum_width(fmt, self._activation), products, beat_flags
-        m.submodules.multiplier = mul = Multiplier(fmt.element, out="fixed", lanes=lanes)
+            stages = self._mul_stages
+            products = [_delay(m, v, stages, advance, f"product{i}") for i, v in enumerate(products)]
+            return mixed_sum_width(fmt, self._activation), products, _delay(m, beat_flags, stages, advance, "flags")
+        mul = Multiplier(fmt.element, out="fixed", lanes=lanes, stages=self._mul_stages)
+        m.submodules.multiplier = EnableInserter(advance)(mul) if self._mul_stages else mul
         n = self._nibbles
         for lane in range(lanes):
             m.d.comb += [mul.a[lane].eq(lane_element(beat_a, lane, n, fmt.element.bits)),
@@ -287,9 +352,9 @@ class DotEngine(UnitParameters, wiring.Component):
             m.d.sync += [s1["valid"].eq(s0["take"]), s1["sum"].eq(Mux(empty, 0, s0["sum"])),
                          s1["invalid"].eq(Mux(empty, 0, s0["flags"])), s1["block_end"].eq(s0["block_end"]),
                          s1["job_end"].eq(s0["last"]), s1["empty"].eq(empty),
-                         s1["scale_a"].eq(self.scale_a.payload)]
+                         s1["scale_a"].eq(s0["scale_a"])]
             if s0["scale_b"] is not None:
-                m.d.sync += s1["scale_b"].eq(s0["scale_b"].payload)
+                m.d.sync += s1["scale_b"].eq(s0["scale_b"])
         return s1
 
     def _block_sum(self, m, s1, advance) -> dict:
@@ -315,22 +380,109 @@ class DotEngine(UnitParameters, wiring.Component):
     def _block_value(self, m, s2, advance) -> dict:
         """Stage 3: the block's FP32 value (:class:`hdl.ScaleApply`), registered."""
         fmt = self._fmt
+        stages = self._scale_stages
         if self._activation is not None:
-            m.submodules.scale = scale = ScaleApply(fmt, mode="mixed", input=self._activation.name.lower())
+            scale = ScaleApply(fmt, mode="mixed", input=self._activation.name.lower(), stages=stages)
             nan, pos_inf, neg_inf = s2["invalid"][0], s2["invalid"][1], s2["invalid"][2]
             special = Mux(nan | (pos_inf & neg_inf), 3, Mux(pos_inf, 1, Mux(neg_inf, 2, 0)))
             m.d.comb += [scale.total.eq(s2["total"]), scale.scale.eq(s2["scale_a"]), scale.special.eq(special)]
         else:
-            m.submodules.scale = scale = ScaleApply(fmt)
+            scale = ScaleApply(fmt, stages=stages)
             m.d.comb += [scale.total.eq(s2["total"]), scale.scale_a.eq(s2["scale_a"]), scale.scale_b.eq(s2["scale_b"])]
             if "invalid" in scale.signature.members:
                 m.d.comb += scale.invalid.eq(s2["invalid"])
+        m.submodules.scale = EnableInserter(advance)(scale) if stages else scale
         s3 = {name: Signal(shape, name=f"s3_{name}") for name, shape in (
             ("valid", 1), ("value", 32), ("job_end", 1), ("empty", 1))}
+        late = {k: _delay(m, s2[k], stages, advance, f"s2d_{k}") for k in ("valid", "job_end", "empty")}
         with m.If(advance):
-            m.d.sync += [s3["valid"].eq(s2["valid"]), s3["value"].eq(scale.result.as_value()),
-                         s3["job_end"].eq(s2["job_end"]), s3["empty"].eq(s2["empty"])]
+            m.d.sync += [s3["valid"].eq(late["valid"]), s3["value"].eq(scale.result.as_value()),
+                         s3["job_end"].eq(late["job_end"]), s3["empty"].eq(late["empty"])]
         return s3
+
+    def _interleaved(self, m, s3, advance, free, job_errors, publish) -> None:
+        """Stage 4 when pipelined: ``partials`` = P interleaved FP32 sums and an ``add_stages`` =
+        L stage adder (:func:`hdl.fpadd.fp32_add` with its cuts) that never holds.
+
+        Block j of a job is added into partial j mod P (every addition's result is written
+        back L cycles after it was issued; P × beats-per-block > L, checked at construction,
+        so a partial is never read before its last addition lands). After a job's last block:
+        L cycles for the additions in flight, then the fixed tree of DESIGN §3.5 in the same
+        adder (level by level, P/2, P/4, … additions, L cycles after each level), then the
+        result register takes partial 0 and the partials return to +0. The stages before hold
+        (``advance`` low) from the job's last block until its result is published: the bubble
+        per job is :attr:`latency` minus the upstream stages' (L + Σ(P/2^l + L) + 1 cycles)."""
+        p, stages = self._partials, self._add_stages
+        levels = p.bit_length() - 1
+        index_bits = max(levels, 1)
+        partial = Array(Signal(32, name=f"partial{i}") for i in range(p))
+        cuts = adder_cuts(m, stages, name="acc")
+        issue = Signal(name="acc_issue")
+        op_a, op_b = Signal(32, name="acc_op_a"), Signal(32, name="acc_op_b")
+        tag = Signal(index_bits, name="acc_tag")
+        carried = [cuts.carry(issue), cuts.carry(tag)]
+        total = fp32_add(m, op_a, op_b, "acc_add", cuts)
+        landed, landed_tag = (cuts.get(h) for h in carried)
+        with m.If(landed):
+            m.d.sync += partial[landed_tag].eq(total)
+
+        index = Signal(index_bits, name="acc_index")          # the partial of the job's next block
+        level = Signal(range(levels + 1), name="combine_level")
+        op = Signal(index_bits, name="combine_op")
+        wait = Signal(range(max(stages, 1)), name="acc_wait")
+        after = Signal(name="acc_after_wait_publish")       # where WAIT goes: PUBLISH (1) or COMBINE
+
+        def finish_level(to_publish):
+            """Leave for WAIT (L > 0) and then ``to_publish`` ? PUBLISH : COMBINE."""
+            if stages:
+                m.d.sync += [wait.eq(stages - 1), after.eq(to_publish)]
+                m.next = "WAIT"
+            else:
+                with m.If(to_publish):
+                    m.next = "PUBLISH"
+                with m.Else():
+                    m.next = "COMBINE"
+
+        with m.FSM(name="accumulator"):
+            with m.State("ACC"):
+                m.d.comb += advance.eq(1)
+                with m.If(s3["valid"]):
+                    with m.If(~s3["empty"]):
+                        m.d.comb += [issue.eq(1), op_a.eq(partial[index]), op_b.eq(s3["value"]), tag.eq(index)]
+                        m.d.sync += index.eq(index + 1 if p > 1 else 0)
+                    with m.If(s3["job_end"]):
+                        m.d.sync += [index.eq(0), level.eq(0), op.eq(0)]
+                        with m.If(s3["empty"]):
+                            m.next = "PUBLISH"
+                        with m.Else():
+                            finish_level(Const(levels == 0, 1))
+            with m.State("WAIT"):
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    with m.If(after):
+                        m.next = "PUBLISH"
+                    with m.Else():
+                        m.next = "COMBINE"
+            with m.State("COMBINE"):
+                # op i of level l: partial[i << (l+1)] + partial[(i << (l+1)) + (1 << l)] -> the first
+                left = Signal(index_bits, name="combine_left")
+                right = Signal(index_bits, name="combine_right")
+                m.d.comb += [left.eq(op << (level + 1)), right.eq(left + (Const(1, index_bits) << level)),
+                             issue.eq(1), op_a.eq(partial[left]), op_b.eq(partial[right]), tag.eq(left)]
+                last_op = Signal(name="combine_last_op")
+                m.d.comb += last_op.eq(op == ((Const(p, index_bits + 1) >> (level + 1)) - 1))
+                with m.If(last_op):
+                    m.d.sync += [op.eq(0), level.eq(level + 1)]
+                    finish_level(level + 1 == levels)
+                with m.Else():
+                    m.d.sync += op.eq(op + 1)
+            with m.State("PUBLISH"):
+                with m.If(free):
+                    rejected = job_errors.r_data[0] & job_errors.r_rdy
+                    m.d.comb += job_errors.r_en.eq(1)
+                    publish(Cat(Mux(rejected, 0x7FC00000, partial[0]), rejected))
+                    m.d.sync += [partial[i].eq(0) for i in range(p)]
+                    m.next = "ACC"
 
     def _accumulate(self, m, s3, advance, job_errors, publish) -> None:
         """Stage 4: ``acc = fp32(acc + block)`` from +0 per job; at the job's end the result

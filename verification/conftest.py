@@ -1,5 +1,7 @@
 """Shared pytest fixtures: ``simulator`` runs a cocotb bench on each simulator (Verilator,
 2-state; Icarus Verilog, 4-state), skipping Icarus with the reason when it is not installed.
+Which Icarus runs belong to ``make test`` and which to ``make verify-full``:
+``verification/tiers.py``.
 
 The slow tests are collected first (the longest by name, then those marked ``verilator``, then
 ``yosys``), so pytest-xdist hands them out while the fast ones fill the gaps at the end, instead
@@ -22,7 +24,16 @@ LONGEST = ("test_two_job_sweep_from_an_empty_yowasp_cache", "test_quantizer_stre
            "test_mixed_mode_on_verilator", "test_gemv_on_verilator", "test_fp32_adder_against_numpy_on_verilator")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    """Tiers (verification/tiers.py): an Icarus run that is not its unit's representative one
+    (marked ``icarus``) belongs to ``make verify-full``. Marked here, before ``-m`` selects."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("simulator") == "icarus" \
+                and item.get_closest_marker("icarus") is None:
+            item.add_marker(pytest.mark.full)
+
     def rank(item):
         if item.originalname in LONGEST:
             return (0, LONGEST.index(item.originalname))

@@ -15,6 +15,8 @@ from golden import mx
 from verification.benches.amaranth_sim import run_streams
 from verification.benches.runner import run_cocotb
 from verification.traffic.dot import DotTraffic, add_dot, dot_traffic
+from amaranth.hdl import Value  # noqa: F401  (payload views in first_result_cycle)
+from verification.tiers import full, icarus
 
 
 def save(t: DotTraffic, path):
@@ -62,8 +64,13 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilato
     return run_cocotb(dut, "dot", "verification.benches.dot", tmp_path, params=params, testcase=testcase, sim=sim), t
 
 
+# make test: MXFP4 at 8 lanes (several beats per block; Icarus too), NVFP4 at 16, MXFP8 E4M3 at
+# 32 (one block per beat, NaN/Inf elements); MXFP4 × 32 and E5M2 in verify-full.
+TIERED = [full(CONFIGS[0]), icarus(CONFIGS[1]), CONFIGS[2], CONFIGS[3], full(CONFIGS[4])]
+
+
 @pytest.mark.verilator
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c[0]}-lanes{c[1]}")
+@pytest.mark.parametrize("config", TIERED, ids=lambda c: f"{c[0]}-lanes{c[1]}")
 def test_dot_engine_on_verilator(config, tmp_path, simulator):
     counts, t = run_bench(config, tmp_path, sim=simulator)
     assert counts == (2, 0)
@@ -77,7 +84,7 @@ def test_dot_engine_on_verilator(config, tmp_path, simulator):
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("activation, lanes", [("fp16", 32), ("bf16", 8)])
+@pytest.mark.parametrize("activation, lanes", [("fp16", 32), full("bf16", 8)])
 def test_mixed_mode_on_verilator(activation, lanes, tmp_path, simulator):
     from verification.traffic.dot import mixed_traffic
     dut = hdl.DotEngine("mxfp4", lanes, activations=activation)
@@ -118,6 +125,31 @@ def test_dot_engine_in_amaranth_simulator(fmt, lanes):
     assert len(got) == len(t.results) and not bad, bad[:4]
 
 
+# Depth settings of the pipelined engine (opt-in while its defaults are being chosen): per
+# format and lane count, the multiplier stages, the adder tree's register interval, ScaleApply's
+# stages, the FP32 adder's stages and the partial sums.
+DEPTHS = [
+    ("mxfp4", 32, dict(partials=4, add_stages=3, mul_stages=1, tree_every=2, scale_stages=2)),
+    ("mxfp4", 8, dict(partials=1, add_stages=3, mul_stages=1, tree_every=2, scale_stages=3)),
+    ("mxfp4", 32, dict(partials=2, add_stages=1)),
+    ("nvfp4", 8, dict(partials=2, add_stages=2, scale_stages=1)),
+    ("mxfp8_e4m3", 8, dict(partials=4, add_stages=5, mul_stages=3, tree_every=1, scale_stages=3)),
+]
+
+
+@pytest.mark.parametrize("fmt, lanes, depth", DEPTHS, ids=lambda v: "-".join(f"{k}{x}" for k, x in v.items())
+                         if isinstance(v, dict) else str(v))
+def test_pipelined_dot_engine_in_amaranth_simulator(fmt, lanes, depth):
+    """Bit-exact with golden.mx.dot(…, partials=P) under stalls on every stream, rejected jobs
+    included; ``latency`` is what the engine takes from a job's last beat to its result."""
+    dut = hdl.DotEngine(fmt, lanes, **depth)
+    assert dut.partials == depth["partials"]
+    t = dot_traffic(fmt, dut.word_bits, random_jobs=10, partials=dut.partials)
+    got = simulate(dut, t, stall=0.25)
+    bad = [(t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]
+    assert len(got) == len(t.results) and not bad, bad[:4]
+
+
 @pytest.mark.parametrize("fmt, activation, lanes", [("mxfp4", "fp16", 32), ("mxfp4", "fp16", 8),
                                                      ("mxfp4", "bf16", 16), ("mxfp8_e5m2", "fp16", 8),
                                                      ("mxfp8_e5m2", "bf16", 8)])
@@ -137,3 +169,72 @@ def test_dot_engine_parameters_are_checked():
                          ({"lanes": 12}, "lanes"), ({"fmt": "nvfp4", "lanes": 32}, "lanes")]:
         with pytest.raises(ValueError, match=word):
             hdl.DotEngine(**kwargs)
+
+
+def first_result_cycle(dut, t: DotTraffic) -> int:
+    """The clock cycle at which the first result is valid when every source offers its next item
+    at once and nothing stalls."""
+    from amaranth.sim import Simulator
+    sources = {dut.job: list(t.jobs), dut.a_words: list(t.a_words), dut.b_words: list(t.b_words),
+               dut.scale_a: list(t.scale_a)}
+    if hasattr(dut, "scale_b"):
+        sources[dut.scale_b] = list(t.scale_b)
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.result.ready, 1)
+        for cycle in range(2000):
+            for port, items in sources.items():
+                ctx.set(port.valid, 1 if items else 0)
+                if items:
+                    raw = port.payload.as_value() if hasattr(port.payload, "as_value") else port.payload
+                    ctx.set(raw, int(items[0]))
+            if ctx.get(dut.result.valid):
+                seen.append(cycle)
+                return
+            taken = [items for port, items in sources.items() if items and ctx.get(port.ready)]
+            await ctx.tick()
+            for items in taken:
+                items.pop(0)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen[0]
+
+
+@pytest.mark.parametrize("fmt, lanes, depth", DEPTHS[:3], ids=lambda v: "-".join(f"{k}{x}" for k, x in v.items())
+                         if isinstance(v, dict) else str(v))
+def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
+    """One job of four blocks, nothing stalling: the pipelined engine's first result comes
+    ``latency - 4`` cycles after today's engine's (whose latency is 4: the loaders in front of
+    both are the same)."""
+    rng = np.random.default_rng(1)
+    n = 4 * mx.block_format(fmt).block
+    pipelined = hdl.DotEngine(fmt, lanes, **depth)
+    t = DotTraffic(pipelined.word_bits, partials=pipelined.partials)
+    add_dot(t, mx.quantize(rng.standard_normal((1, n)), fmt), mx.quantize(rng.standard_normal((1, n)), fmt),
+            mx.block_format(fmt).element.bits)
+    today = hdl.DotEngine(fmt, lanes)
+    assert today.latency == 4
+    assert first_result_cycle(pipelined, t) - first_result_cycle(today, t) == pipelined.latency - 4
+
+
+def test_the_bench_tells_partial_sum_orders_apart():
+    """A planted fault in the partials order: the 4-partial engine against golden's block-order
+    results (partials=1) must mismatch on some job, or the pipelined tests could not see one."""
+    dut = hdl.DotEngine("mxfp4", 32, partials=4, add_stages=3)
+    t = dot_traffic("mxfp4", dut.word_bits, random_jobs=10, partials=1)
+    got = simulate(dut, t, stall=0.0)
+    assert len(got) == len(t.results) and got != t.results
+
+
+def test_pipelined_dot_engine_parameters_are_checked():
+    with pytest.raises(ValueError, match="partials must be >= 4"):
+        hdl.DotEngine("mxfp4", 32, add_stages=3)
+    with pytest.raises(ValueError, match="partials"):
+        hdl.DotEngine("mxfp4", 32, partials=3)
+    for name in ("mul_stages", "tree_every", "scale_stages", "add_stages"):
+        with pytest.raises(ValueError, match=name):
+            hdl.DotEngine("mxfp4", 8, **{name: 99})
+    assert hdl.DotEngine("mxfp4", 8, add_stages=3).partials == 1        # a block every 4 beats

@@ -22,6 +22,7 @@ class DotTraffic:
     kinds: list = field(default_factory=list)
     blocks: int = 0
     b_word_bits: int = 0
+    partials: int = 1          # the engine's interleaved partial sums: golden.mx.dot(..., partials=)
 
 
 def memory_words(codes: np.ndarray, element_bits: int, word_bits: int) -> list[int]:
@@ -35,7 +36,7 @@ def memory_words(codes: np.ndarray, element_bits: int, word_bits: int) -> list[i
 
 def add_dot(t: DotTraffic, qa: mx.Quantized, qb: mx.Quantized, element_bits: int, kind: str = ""):
     """One job per row of ``qa``/``qb`` (both [rows, K], quantized along K)."""
-    want = mx.dot(qa, qb).reshape(-1).view(np.uint32)
+    want = mx.dot(qa, qb, partials=t.partials).reshape(-1).view(np.uint32)
     for row in range(qa.codes.shape[0]):
         k = qa.codes.shape[1]
         t.jobs.append(k)
@@ -59,6 +60,36 @@ def add_rejected(t: DotTraffic, k: int, kind: str = "rejected k"):
     t.kinds.append(kind)
 
 
+def add_order_sensitive(t: DotTraffic, fmt, kind: str = "order-sensitive"):
+    """Jobs whose FP32 result depends on the accumulation order: blocks of a huge magnitude
+    (±, all lanes at the element maximum, a large scale) among blocks so small that adding one
+    to a huge partial loses it. ``[+B, s, -B, s] × 2`` gives s in block order, 4s with two
+    partials, 0 with four or eight; ``[+B, s, s, s, -B, s, s, s]`` gives 3s, 5s, 6s and 0 with
+    1, 2, 4 and 8 partials. A planted fault in the partials order or the combine tree changes
+    these results."""
+    fmt = mx.block_format(fmt)
+    el, n = fmt.element, fmt.block
+    big_scale, small_scale, unit_scale = (157, 97, 127) if fmt.is_mx else (0x7E, 0x01, 0x38)
+    one, top, sign = int(el.encode(np.float32([1.0]))[0]), el.max_code, 1 << (el.bits - 1)
+
+    def job(kinds):
+        qa = mx.quantize(np.ones((1, len(kinds) * n)), fmt)
+        qb = mx.quantize(np.ones((1, len(kinds) * n)), fmt)
+        qa.codes[:], qb.codes[:] = 0, one
+        for i, kind in enumerate(kinds):
+            lanes = slice(i * n, (i + 1) * n)
+            if kind == "s":
+                qa.codes[0, i * n] = one
+                qa.scales[0, i], qb.scales[0, i] = small_scale, small_scale
+            else:
+                qa.codes[0, lanes] = top | (sign if kind == "-B" else 0)
+                qa.scales[0, i], qb.scales[0, i] = big_scale, unit_scale
+        add_dot(t, qa, qb, el.bits, kind)
+
+    job(["+B", "s", "-B", "s"] * 2)
+    job(["+B", "s", "s", "s", "-B", "s", "s", "s"])
+
+
 def distribution(rng, name, shape):
     if name == "normal":
         return rng.standard_normal(shape)
@@ -69,13 +100,15 @@ def distribution(rng, name, shape):
     return rng.uniform(-1, 1, shape)
 
 
-def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_blocks: int = 8) -> DotTraffic:
+def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_blocks: int = 8,
+                partials: int = 1) -> DotTraffic:
     """Directed jobs (an empty job, all-zero blocks, scale extremes 2**±127 and products that
     overflow or underflow FP32, NaN scales, NaN/Inf elements for FP8, K of one block) and random
-    matrices from normal, heavy-tailed, ReLU-sparse and uniform draws with random block scales."""
+    matrices from normal, heavy-tailed, ReLU-sparse and uniform draws with random block scales;
+    results as ``golden.mx.dot(…, partials=partials)``."""
     fmt = mx.block_format(fmt)
     rng = np.random.default_rng(seed)
-    t = DotTraffic(word_bits)
+    t = DotTraffic(word_bits, partials=partials)
     n, bits = fmt.block, fmt.element.bits
     scale_codes = 256 if fmt.is_mx else 128
 
@@ -111,6 +144,7 @@ def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_b
         (qa if side == 0 else qb).scales[0, 0] = nan
         add_dot(t, qa, qb, bits, "NaN scales")
     add_dot(t, quantized(x[:3, :n]), quantized(y[:3, :n]), bits, "one block")
+    add_order_sensitive(t, fmt)
     for k in (1, n - 1, n + n // 2, (1 << 24) - 1):            # k not a multiple of the block: rejected
         add_rejected(t, k)
     add_dot(t, quantized(x[:1, :n]), quantized(y[:1, :n]), bits, "after a rejected job")
@@ -137,7 +171,7 @@ def dot_traffic(fmt, word_bits: int, seed: int = 0, random_jobs: int = 40, max_b
 
 def add_mixed(t: DotTraffic, q: mx.Quantized, b: np.ndarray, kind: str = ""):
     """Mixed-mode jobs: one per row of MX weights ``q`` against FP16/BF16 activations ``b``."""
-    want = mx.dot(q, b).reshape(-1).view(np.uint32)
+    want = mx.dot(q, b, partials=t.partials).reshape(-1).view(np.uint32)
     bits = b.view(np.uint16)
     for row in range(q.codes.shape[0]):
         k = q.codes.shape[1]
@@ -152,7 +186,7 @@ def add_mixed(t: DotTraffic, q: mx.Quantized, b: np.ndarray, kind: str = ""):
 
 
 def mixed_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, seed: int = 0,
-                  random_jobs: int = 30, max_blocks: int = 8) -> DotTraffic:
+                  random_jobs: int = 30, max_blocks: int = 8, partials: int = 1) -> DotTraffic:
     """MX weights × FP16/BF16 activations: directed (an empty job, NaN, Inf × 0, +Inf and -Inf in one block and
     in different blocks, activation subnormals and maxima, scale extremes, zero blocks) and
     random rows."""
@@ -161,7 +195,7 @@ def mixed_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, seed: 
     fmt = mx.block_format(fmt)
     dtype = np.float16 if activation == "fp16" else ml_dtypes.bfloat16
     rng = np.random.default_rng(seed)
-    t = DotTraffic(word_bits)
+    t = DotTraffic(word_bits, partials=partials)
     t.b_word_bits = b_word_bits
     n = fmt.block
 
