@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.fp4hw-installed
 ORACLES_STAMP := $(VENV)/.fp4hw-oracles
 PYTEST_JOBS ?= auto
 
-.PHONY: all test verify-full mutate oracles bench clean distclean
+.PHONY: all test verify-full mutate oracles bench suite-time clean distclean
 
 all: $(STAMP)
 	$(BIN)/fp4hw build -o build
@@ -21,11 +21,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,plots]'
 	touch $@
 
+# The two tiers (verification/tiers.py; README "Tests"). make test: every unit and feature at
+# least once, each unit's representative configuration also on Icarus, within 8 minutes on
+# 2 cores from a fresh clone; it prints the 15 slowest tests and its total.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --durations=15
 
-# Exhaustive runs that take minutes (e.g. the MAC over all 2^24 inputs per rounding mode) and the
-# long formal proofs (FP8 and INT8 multipliers over all 2^16 pairs, the MAC over 18 addends per format).
+# Everything make test leaves out: the other configurations and every depth setting, every
+# Icarus run, the full block and pair counts, the MAC over all 2^24 inputs per rounding mode,
+# the long formal proofs (FP8 and INT8 multipliers over all 2^16 pairs, the MAC over 18 addends).
 verify-full: $(STAMP)
 	$(BIN)/python -m pytest -m full -s -p no:randomly -n $(PYTEST_JOBS)
 
@@ -42,6 +46,10 @@ $(ORACLES_STAMP): $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m verification.tools.bench
+
+# The benchmark of the suite itself: make test on a fresh clone with an empty yowasp cache.
+suite-time: $(STAMP)
+	$(BIN)/python -m verification.tools.suite_time
 
 clean:
 	rm -rf build

@@ -11,10 +11,15 @@ from verification.benches.amaranth_sim import run_streams
 from verification.benches.runs import LOADER_CONFIGS as CONFIGS
 from verification.benches.runs import run_loader_bench as run_bench
 from verification.traffic.loader import Traffic, traffic
+from verification.tiers import full, icarus
+
+# make test: compressed linear (Icarus too), compressed diagonal, MX scales on wide words and
+# NVFP4 scales; the rest in verify-full.
+TIERED = [full(CONFIGS[0]), icarus(CONFIGS[1]), CONFIGS[2], full(CONFIGS[3]), CONFIGS[4], full(CONFIGS[5])]
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(str(v) for v in c))
+@pytest.mark.parametrize("config", TIERED, ids=lambda c: "-".join(str(v) for v in c))
 def test_loader_streams_on_verilator(config, tmp_path, simulator):
     assert run_bench(config, tmp_path, sim=simulator) == (3, 0)
     report = json.loads((tmp_path / "throughput.json").read_text())

@@ -16,6 +16,7 @@ from golden import arith
 from verification.benches.amaranth_sim import run_vectors
 from verification.benches.runner import run_vector_bench
 from verification.test_golden_arith import c_values
+from verification.tiers import full, icarus
 
 
 def directed_c_values(n_random: int = 200) -> np.ndarray:
@@ -42,14 +43,14 @@ def verilator_mac(fmt, rounding, a, b, c, tmp_path, lanes=8, planted_fault=None,
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("rounding", ["rne", "rtz"])
+@pytest.mark.parametrize("rounding", [icarus("rne"), "rtz"])
 def test_mac_every_pair_times_directed_c_on_verilator(rounding, tmp_path, simulator):
     a, b, c = pairs_times(directed_c_values())
     assert verilator_mac(golden.E2M1, rounding, a, b, c, tmp_path, sim=simulator) == (1, 0)
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("fmt", [golden.E1M2, golden.E3M0], ids=lambda f: f.name)
+@pytest.mark.parametrize("fmt", [golden.E1M2, full(golden.E3M0)], ids=lambda f: f.name)
 def test_mac_other_fp4_formats_on_verilator(fmt, tmp_path, simulator):
     a, b, c = pairs_times(c_values(100, seed=4)[::3])
     assert verilator_mac(fmt, "rne", a, b, c, tmp_path, lanes=2, sim=simulator) == (1, 0)

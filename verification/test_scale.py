@@ -16,6 +16,7 @@ from golden import mx
 from hdl.scale import STAGE_CUTS, block_sum_width
 from verification.benches.amaranth_sim import run_vectors
 from verification.benches.runner import run_vector_bench
+from verification.tiers import full, icarus
 
 
 def s_candidates(lsb: int, largest: int, rng) -> list[int]:
@@ -78,7 +79,7 @@ def verilator_block(fmt, tmp_path, planted_fault=None, sim="verilator", stages=0
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4", "mxfp8_e4m3"])
+@pytest.mark.parametrize("fmt", [full("mxfp4"), icarus("nvfp4"), "mxfp8_e4m3"])   # E8M0 + invalid, UE4M3
 def test_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path, simulator):
     result, count = verilator_block(fmt, tmp_path, sim=simulator)
     assert result == (1, 0)
@@ -86,7 +87,7 @@ def test_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path, simulator):
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4"])
+@pytest.mark.parametrize("fmt", [full("mxfp4"), "nvfp4"])
 def test_pipelined_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path):
     """The deepest cut setting (3 stages: a new block every cycle, results 3 cycles later)."""
     assert verilator_block(fmt, tmp_path, stages=max(STAGE_CUTS))[0] == (1, 0)
@@ -119,7 +120,7 @@ def value_vectors(source: str, seed: int = 1):
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("source", ["fp16", "bf16", "fp32"])
+@pytest.mark.parametrize("source", [full("fp16"), full("bf16"), "fp32"])
 def test_scale_apply_value_mode_on_verilator(source, tmp_path, simulator):
     bits, scale = value_vectors(source)
     want = mx.scale_value(bits, scale, source).astype(np.int64)

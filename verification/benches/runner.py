@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 SIM_ROOT = Path(os.environ.get("FP4HW_SIM_BUILD", REPO / "build" / "sim"))
 # DESIGN §2: Amaranth's Verilog trips width warnings; these two waivers and no others.
 VERILATOR_WAIVERS = ["-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND"]
+# The C++ optimization of Verilator models and their runtime objects (FP4HW_VERILATOR_OPT
+# overrides it): the level with the least build plus run time on the short benches.
+VERILATOR_OPT = "-O0"
 
 
 def wave_args() -> list[str]:
@@ -80,7 +83,8 @@ def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: 
     waves = os.environ.get("WAVES") == "1"
     verilog = synth.to_verilog(component, top) if verilog is None else verilog
     build_args = (VERILATOR_WAIVERS + (wave_args() if waves else [])) if sim == "verilator" else []
-    key = model_key(verilog, sim, build_args, waves)
+    opt = os.environ.get("FP4HW_VERILATOR_OPT", VERILATOR_OPT) if sim == "verilator" else ""
+    key = model_key(verilog, sim, build_args + ([opt] if opt else []), waves)
     build_dir = SIM_ROOT / f"{top}-{sim}-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)
@@ -95,9 +99,9 @@ def run_cocotb(component, top: str, test_module: str, run_dir: Path, *, params: 
                              timescale=("1ns", "1ps"))
             else:
                 # The benches spend far longer compiling models than running them: build at -O0
-                # (23 s instead of 37 s for an 8-lane MAC on this machine's 2 cores).
+                # (VERILATOR_OPT; measured in the README's "Tests" section).
                 flags = os.environ.get("MAKEFLAGS", "")
-                os.environ["MAKEFLAGS"] = f"{flags} OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0".strip()
+                os.environ["MAKEFLAGS"] = f"{flags} OPT_FAST={opt} OPT_SLOW={opt} OPT_GLOBAL={opt}".strip()
                 # Verilator's runtime objects come from a cache shared by all models (objcache.py)
                 saved = {k: os.environ.get(k) for k in ("OBJCACHE", "FP4HW_OBJCACHE_DIR")}
                 os.environ["OBJCACHE"] = f"{sys.executable} {Path(__file__).with_name('objcache.py')}"
