@@ -73,6 +73,12 @@ def _add_unit_options(p):
     p.add_argument("--max-k", dest="max_k", type=int, help="gemv: longest activation vector (4096)")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
     p.add_argument("--stages", type=int, help="output register stages (default 0)")
+    p.add_argument("--partials", type=int, help="dot: interleaved FP32 partial sums (power of two, default 1)")
+    p.add_argument("--mul-stages", dest="mul_stages", type=int, help="dot: multiplier register stages (0..3)")
+    p.add_argument("--tree-every", dest="tree_every", type=int,
+                   help="dot: a register every N levels of the adder tree (0: none)")
+    p.add_argument("--scale-stages", dest="scale_stages", type=int, help="dot: ScaleApply register stages (0..3)")
+    p.add_argument("--add-stages", dest="add_stages", type=int, help="dot: FP32 accumulator adder stages (0..5)")
     p.add_argument("--name", help="top module name (default: the unit name)")
 
 
@@ -147,7 +153,8 @@ def _parser() -> _Parser:
 def _unit_params(args) -> dict:
     return {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
                                           "input", "scale_mode", "sr_bits", "seed", "word_bits", "layout",
-                                          "compressed", "scales", "block", "decode", "activations", "max_k")}
+                                          "compressed", "scales", "block", "decode", "activations", "max_k",
+                                          "partials", "mul_stages", "tree_every", "scale_stages", "add_stages")}
 
 
 def _component(args):

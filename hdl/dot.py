@@ -166,6 +166,18 @@ class DotEngine(UnitParameters, wiring.Component):
     smallest product, the block scaled by ``scale_a`` and rounded once by ``ScaleApply(mode=
     "mixed")``).
 
+    Depth (DESIGN §4.1; every default keeps today's four-stage engine, latency 4):
+      - ``mul_stages`` (0..3): the multiplier's stages (output register, then cuts inside the
+        FP8 product); ``tree_every`` (0..16): a register after every k-th level of the lanes'
+        adder tree; ``scale_stages`` (0..3): ScaleApply's cut stages. These registers hold with
+        the rest of the engine (the result register's back-pressure).
+      - ``add_stages`` (0..5): cut stages of the FP32 accumulator adder, behind ``partials`` =
+        P interleaved partial sums (DESIGN §3.5) in two banks, with a combine unit of its own
+        (see :meth:`_interleaved`). P × (block / lanes) must exceed ``add_stages``.
+      - ``latency``: cycles from a job's last beat to its result with no stalls. Back to back,
+        jobs longer than the combine (``add_stages`` + Σ(P/2^l + ``add_stages``) + 1 cycles)
+        keep one beat per cycle.
+
     Ports:
       - ``job``: In stream, ``k``: elements of this dot product (a multiple of the block size; 0
         gives +0). A job whose ``k`` is not a multiple of the block is rejected: it reads no
@@ -179,9 +191,9 @@ class DotEngine(UnitParameters, wiring.Component):
       - ``result``: Out stream, one per job: ``value`` (FP32, ``float_layout(FP32)``, bits
         0..31) and ``error`` (bit 32: the job was rejected).
 
-    Golden function: ``golden.mx.dot(qa, qb)`` (without NVFP4 per-tensor scales, which multiply
-    the FP32 result afterwards), ``golden.mx.dot(qa, b_fp16_or_bf16)`` in mixed mode; NaN
-    results are 0x7FC00000.
+    Golden function: ``golden.mx.dot(qa, qb, partials=P)`` (without NVFP4 per-tensor scales,
+    which multiply the FP32 result afterwards), ``golden.mx.dot(qa, b_fp16_or_bf16,
+    partials=P)`` in mixed mode; NaN results are 0x7FC00000.
     """
 
     def __init__(self, fmt="mxfp4", lanes: int = 32, activations: str | None = None, *, partials: int = 1,
@@ -401,88 +413,112 @@ class DotEngine(UnitParameters, wiring.Component):
         return s3
 
     def _interleaved(self, m, s3, advance, free, job_errors, publish) -> None:
-        """Stage 4 when pipelined: ``partials`` = P interleaved FP32 sums and an ``add_stages`` =
-        L stage adder (:func:`hdl.fpadd.fp32_add` with its cuts) that never holds.
+        """Stage 4 when pipelined: ``partials`` = P interleaved FP32 sums in two banks, an
+        ``add_stages`` = L stage accumulator adder that never holds, and a combine unit with
+        its own adder of the same stages.
 
-        Block j of a job is added into partial j mod P (every addition's result is written
-        back L cycles after it was issued; P × beats-per-block > L, checked at construction,
-        so a partial is never read before its last addition lands). After a job's last block:
-        L cycles for the additions in flight, then the fixed tree of DESIGN §3.5 in the same
-        adder (level by level, P/2, P/4, … additions, L cycles after each level), then the
-        result register takes partial 0 and the partials return to +0. The stages before hold
-        (``advance`` low) from the job's last block until its result is published: the bubble
-        per job is :attr:`latency` minus the upstream stages' (L + Σ(P/2^l + L) + 1 cycles)."""
+        Block j of a job is added into partial j mod P of the job's bank (each result is written
+        back L cycles after it was issued; P × beats-per-block > L, checked at construction, so
+        a partial is never read before its last addition lands). At a job's last block the bank
+        goes to the combine unit and the next job accumulates in the other bank at once: the
+        combine unit waits L cycles for the additions in flight, combines the P partials in
+        DESIGN §3.5's fixed tree (level by level: P/2, P/4, … additions, L cycles after each),
+        publishes partial 0 (in job order: one bank is combined at a time) and clears the bank.
+        The stages before hold only when a job ends while the other bank is still being
+        combined, i.e. for jobs shorter than the combine (L + Σ(P/2^l + L) + 1 cycles): back
+        to back, longer jobs lose no cycle."""
         p, stages = self._partials, self._add_stages
         levels = p.bit_length() - 1
         index_bits = max(levels, 1)
-        partial = Array(Signal(32, name=f"partial{i}") for i in range(p))
+        banks = Array(Array(Signal(32, name=f"bank{b}_partial{i}") for i in range(p)) for b in range(2))
+        bank = Signal(name="acc_bank")                       # where the current job accumulates
+        busy = Array(Signal(name=f"bank{b}_combining") for b in range(2))
+
+        # The accumulator adder: free-running, its operation's bank and partial carried beside.
         cuts = adder_cuts(m, stages, name="acc")
         issue = Signal(name="acc_issue")
-        op_a, op_b = Signal(32, name="acc_op_a"), Signal(32, name="acc_op_b")
-        tag = Signal(index_bits, name="acc_tag")
-        carried = [cuts.carry(issue), cuts.carry(tag)]
-        total = fp32_add(m, op_a, op_b, "acc_add", cuts)
-        landed, landed_tag = (cuts.get(h) for h in carried)
-        with m.If(landed):
-            m.d.sync += partial[landed_tag].eq(total)
-
         index = Signal(index_bits, name="acc_index")          # the partial of the job's next block
+        partial = banks[bank][index]
+        carried = [cuts.carry(issue), cuts.carry(bank), cuts.carry(index)]
+        total = fp32_add(m, partial, s3["value"], "acc_add", cuts)
+        landed, landed_bank, landed_index = (cuts.get(h) for h in carried)
+        with m.If(landed):
+            m.d.sync += banks[landed_bank][landed_index].eq(total)
+
+        ending = s3["valid"] & s3["job_end"]
+        m.d.comb += advance.eq(~(ending & busy[~bank]))
+        start = Signal(name="combine_start")
+        with m.If(advance & s3["valid"]):
+            with m.If(~s3["empty"]):
+                m.d.comb += issue.eq(1)
+                m.d.sync += index.eq(index + 1 if p > 1 else 0)
+            with m.If(s3["job_end"]):
+                m.d.comb += start.eq(1)
+                m.d.sync += [index.eq(0), bank.eq(~bank), busy[bank].eq(1)]
+        self._combine(m, banks, bank, busy, start, free, job_errors, publish)
+
+    def _combine(self, m, banks, bank, busy, start, free, job_errors, publish) -> None:
+        """The combine unit of :meth:`_interleaved`: drain, fixed tree, publish, clear."""
+        p, stages = self._partials, self._add_stages
+        levels = p.bit_length() - 1
+        index_bits = max(levels, 1)
+        which = Signal(name="combine_bank")
         level = Signal(range(levels + 1), name="combine_level")
         op = Signal(index_bits, name="combine_op")
-        wait = Signal(range(max(stages, 1)), name="acc_wait")
-        after = Signal(name="acc_after_wait_publish")       # where WAIT goes: PUBLISH (1) or COMBINE
+        wait = Signal(range(max(stages, 1)), name="combine_wait")
+        to_publish = Signal(name="combine_then_publish")
+        if levels:
+            cuts = adder_cuts(m, stages, name="combine")
+            issue = Signal(name="combine_issue")
+            left = Signal(index_bits, name="combine_left")
+            right = Signal(index_bits, name="combine_right")
+            carried = [cuts.carry(issue), cuts.carry(left)]
+            total = fp32_add(m, banks[which][left], banks[which][right], "combine_add", cuts)
+            landed, landed_index = (cuts.get(h) for h in carried)
+            with m.If(landed):
+                m.d.sync += banks[which][landed_index].eq(total)
 
-        def finish_level(to_publish):
-            """Leave for WAIT (L > 0) and then ``to_publish`` ? PUBLISH : COMBINE."""
+        def leave(then_publish):
+            """To WAIT for the additions in flight (L > 0), then PUBLISH or the next level."""
             if stages:
-                m.d.sync += [wait.eq(stages - 1), after.eq(to_publish)]
+                m.d.sync += [wait.eq(stages - 1), to_publish.eq(then_publish)]
                 m.next = "WAIT"
             else:
-                with m.If(to_publish):
+                with m.If(then_publish):
                     m.next = "PUBLISH"
                 with m.Else():
                     m.next = "COMBINE"
 
-        with m.FSM(name="accumulator"):
-            with m.State("ACC"):
-                m.d.comb += advance.eq(1)
-                with m.If(s3["valid"]):
-                    with m.If(~s3["empty"]):
-                        m.d.comb += [issue.eq(1), op_a.eq(partial[index]), op_b.eq(s3["value"]), tag.eq(index)]
-                        m.d.sync += index.eq(index + 1 if p > 1 else 0)
-                    with m.If(s3["job_end"]):
-                        m.d.sync += [index.eq(0), level.eq(0), op.eq(0)]
-                        with m.If(s3["empty"]):
-                            m.next = "PUBLISH"
-                        with m.Else():
-                            finish_level(Const(levels == 0, 1))
+        with m.FSM(name="combine"):
+            with m.State("IDLE"):
+                with m.If(start):
+                    m.d.sync += [which.eq(bank), level.eq(0), op.eq(0)]
+                    leave(Const(levels == 0, 1))
             with m.State("WAIT"):
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 0):
-                    with m.If(after):
+                    with m.If(to_publish):
                         m.next = "PUBLISH"
                     with m.Else():
                         m.next = "COMBINE"
             with m.State("COMBINE"):
-                # op i of level l: partial[i << (l+1)] + partial[(i << (l+1)) + (1 << l)] -> the first
-                left = Signal(index_bits, name="combine_left")
-                right = Signal(index_bits, name="combine_right")
-                m.d.comb += [left.eq(op << (level + 1)), right.eq(left + (Const(1, index_bits) << level)),
-                             issue.eq(1), op_a.eq(partial[left]), op_b.eq(partial[right]), tag.eq(left)]
-                last_op = Signal(name="combine_last_op")
-                m.d.comb += last_op.eq(op == ((Const(p, index_bits + 1) >> (level + 1)) - 1))
-                with m.If(last_op):
-                    m.d.sync += [op.eq(0), level.eq(level + 1)]
-                    finish_level(level + 1 == levels)
-                with m.Else():
-                    m.d.sync += op.eq(op + 1)
+                if levels:
+                    # op i of level l: partial[i << (l+1)] + partial[(i << (l+1)) + (1 << l)] -> the first
+                    m.d.comb += [left.eq(op << (level + 1)), right.eq(left + (Const(1, index_bits) << level)),
+                                 issue.eq(1)]
+                    with m.If(op == ((Const(p, index_bits + 1) >> (level + 1)) - 1)):
+                        m.d.sync += [op.eq(0), level.eq(level + 1)]
+                        leave(level + 1 == levels)
+                    with m.Else():
+                        m.d.sync += op.eq(op + 1)
             with m.State("PUBLISH"):
                 with m.If(free):
                     rejected = job_errors.r_data[0] & job_errors.r_rdy
                     m.d.comb += job_errors.r_en.eq(1)
-                    publish(Cat(Mux(rejected, 0x7FC00000, partial[0]), rejected))
-                    m.d.sync += [partial[i].eq(0) for i in range(p)]
-                    m.next = "ACC"
+                    publish(Cat(Mux(rejected, 0x7FC00000, banks[which][0]), rejected))
+                    m.d.sync += [banks[which][i].eq(0) for i in range(p)]
+                    m.d.sync += busy[which].eq(0)
+                    m.next = "IDLE"
 
     def _accumulate(self, m, s3, advance, job_errors, publish) -> None:
         """Stage 4: ``acc = fp32(acc + block)`` from +0 per job; at the job's end the result

@@ -103,8 +103,9 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
 
     exponent_code = Signal(unsigned(len(above) + mbits), name=f"{name}_exponent_code")
     m.d.comb += exponent_code.eq(Mux(subnormal, 0, above.as_unsigned()) << mbits)
-    if cuts is not None:
-        wide, shift, exponent_code = cuts.cut("normalize", wide, shift, exponent_code)
+    if cuts is not None:                                   # the exponent field only: its low bits are 0
+        wide, shift, field = cuts.cut("normalize", wide, shift, exponent_code[mbits:])
+        exponent_code = Cat(Const(0, mbits), field)
     zero = wide == 0
 
     if rounding == "rtz":
@@ -128,7 +129,8 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         m.d.comb += sticky.eq(dropped.any())
         guard = kept_and_below[0]
         if cuts is not None:
-            kept, guard, sticky, exponent_code, zero = cuts.cut("shift", kept, guard, sticky, exponent_code, zero)
+            kept, guard, sticky, field, zero = cuts.cut("shift", kept, guard, sticky, exponent_code[mbits:], zero)
+            exponent_code = Cat(Const(0, mbits), field)
     if rounding == "rne":
         up = guard & (sticky | exponent_code[0] ^ kept[0])   # a tie goes to the even code
     elif rounding == "stochastic":

@@ -211,7 +211,7 @@ def _dot(unit, params, model, traffic, rng) -> Workload:
         else:
             w, x = _values(traffic, jobs * k, rng)
             qa, qb = quantize(w), quantize(x)
-        want = [int(r) for r in mx.dot(qa, qb).reshape(-1).view(np.uint32)]
+        want = [int(r) for r in mx.dot(qa, qb, partials=params.get("partials", 1)).reshape(-1).view(np.uint32)]
         codes = {"a_words": qa.codes, "b_words": qb.codes}
         streams["scale_a"] = [int(s) for s in qa.scales.reshape(-1)]
         streams["scale_b"] = [int(s) for s in qb.scales.reshape(-1)]
