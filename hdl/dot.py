@@ -113,19 +113,32 @@ def result_layout():
     return data.StructLayout({"value": float_layout(golden.FP32), "error": 1})
 
 
+# A job's cycles in a pipelined engine's two-entry job queue (SyncFIFOBuffered: the write, then
+# its output register) before the loaders see it.
+JOB_QUEUE_CYCLES = 2
+
 # Jobs in flight between acceptance and result (loader queues, pipeline stages, the result
 # register) fit easily; a full queue only holds the next job back.
 ERROR_QUEUE_DEPTH = 16
 
 
-def checked_jobs(m, job, block: int):
+def checked_jobs(m, job, block: int, queued: bool = False):
     """Jobs whose ``k`` is a multiple of ``block`` pass unchanged; any other is passed on as an
     empty job (``k = 0``: no words, no scales, an in-order result) and its error bit is queued.
     Returns the job stream the loaders take and the queue whose head is the error bit of the
-    oldest job without a result (read with ``r_en`` when that result is made)."""
+    oldest job without a result (read with ``r_en`` when that result is made). ``queued``: the
+    jobs pass through a two-entry FIFO, so that ``job.ready`` and the error queue's write come
+    from registers instead of the loaders' ready chain (a pipelined engine's critical path)."""
     m.submodules.job_errors = errors = fifo.SyncFIFOBuffered(width=1, depth=ERROR_QUEUE_DEPTH)
     inner = stream.Signature(job.payload.shape()).create(path=("checked_job",))
     bad = job.payload.k[:block.bit_length() - 1] != 0
+    if queued:
+        m.submodules.job_queue = queue = fifo.SyncFIFOBuffered(width=len(job.payload.k), depth=2)
+        m.d.comb += [job.ready.eq(queue.w_rdy & errors.w_rdy), queue.w_en.eq(job.valid & job.ready),
+                     queue.w_data.eq(Mux(bad, 0, job.payload.k)),
+                     inner.valid.eq(queue.r_rdy), inner.payload.k.eq(queue.r_data), queue.r_en.eq(inner.ready),
+                     errors.w_en.eq(job.valid & job.ready), errors.w_data.eq(bad)]
+        return inner, errors
     m.d.comb += [inner.valid.eq(job.valid & errors.w_rdy), job.ready.eq(inner.ready & errors.w_rdy),
                  inner.payload.k.eq(Mux(bad, 0, job.payload.k)),
                  errors.w_en.eq(job.valid & job.ready), errors.w_data.eq(bad)]
@@ -252,6 +265,12 @@ class DotEngine(UnitParameters, wiring.Component):
         return adder_tree_latency(self._lanes, self._tree_every)
 
     @property
+    def job_delay(self) -> int:
+        """Cycles a job spends in the pipelined engine's job queue before the loaders see it
+        (0 unpipelined): it adds to the first result's time, not to the steady rate."""
+        return JOB_QUEUE_CYCLES if self.pipelined else 0
+
+    @property
     def latency(self) -> int:
         """Cycles from the cycle a job's last beat is taken to the cycle its result is valid,
         with no stalls (4 for today's engine)."""
@@ -278,7 +297,7 @@ class DotEngine(UnitParameters, wiring.Component):
     def elaborate(self, platform):
         m = Module()
         mixed = self._activation is not None
-        job, job_errors = checked_jobs(m, self.job, self._fmt.block)
+        job, job_errors = checked_jobs(m, self.job, self._fmt.block, queued=self.pipelined)
         la, lb = operand_loaders(m, job, self.a_words, self.b_words, (self._word_bits, self._b_bits),
                                  (self._nibbles, 4 if mixed else self._nibbles))
         free, publish = result_register(m, self.result)

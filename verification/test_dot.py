@@ -215,7 +215,7 @@ def result_cycles(dut, t: DotTraffic, count: int) -> list:
 def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
     """One job of four blocks, nothing stalling: the pipelined engine's first result comes
     ``latency - 4`` cycles after today's engine's (whose latency is 4: the loaders in front of
-    both are the same)."""
+    both are the same), plus the cycles its job queue adds in front (``job_delay``)."""
     rng = np.random.default_rng(1)
     n = 4 * mx.block_format(fmt).block
     pipelined = hdl.DotEngine(fmt, lanes, **depth)
@@ -224,7 +224,9 @@ def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
             mx.block_format(fmt).element.bits)
     today = hdl.DotEngine(fmt, lanes)
     assert today.latency == 4
-    assert first_result_cycle(pipelined, t) - first_result_cycle(today, t) == pipelined.latency - 4
+    assert today.job_delay == 0 and pipelined.job_delay == 2
+    assert first_result_cycle(pipelined, t) - first_result_cycle(today, t) == \
+        pipelined.latency - 4 + pipelined.job_delay
 
 
 def test_the_bench_tells_partial_sum_orders_apart():
