@@ -28,9 +28,10 @@ EXTRA = 3                                   # guard, round, sticky
 
 # The adder's cut points in datapath order, and the ones each ``stages`` setting registers
 # (chosen from the measured SG13G2 path of each segment, see FloatAdder).
-CUT_POINTS = ("swap", "align", "add", "normalize", "shift")
+CUT_POINTS = ("operands", "swap", "align", "add", "normalize", "shift")
 STAGE_CUTS = {0: (), 1: ("normalize",), 2: ("add", "shift"), 3: ("swap", "normalize", "shift"),
-              4: ("swap", "add", "normalize", "shift"), 5: ("swap", "align", "add", "normalize", "shift")}
+              4: ("swap", "add", "normalize", "shift"), 5: ("swap", "align", "add", "normalize", "shift"),
+              6: ("operands", "swap", "align", "add", "normalize", "shift")}
 MAX_STAGES = max(STAGE_CUTS)
 
 
@@ -43,6 +44,8 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
     """A Signal(32): the FP32 bit pattern of ``a + b`` (both 32-bit FP32 patterns), after
     ``cuts.latency`` cycles when ``cuts`` (from :func:`adder_cuts`) pipelines it."""
     fp32 = golden.FP32
+    cuts = cuts if cuts is not None else Cuts(m, CUT_POINTS, (), name=name)
+    a, b = cuts.cut("operands", a, b)                         # operands registered as read (6 stages)
     mag_a, mag_b = a[:31], b[:31]
     a_bigger = mag_a >= mag_b
     big = Signal(32, name=f"{name}_big")
@@ -71,7 +74,6 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
     nan = class_a.nan | class_b.nan | (class_a.inf & class_b.inf & (a[31] != b[31]))
     special = Signal(2, name=f"{name}_special")               # 0 finite, 1 NaN, 2 Inf
     m.d.comb += special.eq(Mux(nan, 1, Mux(class_a.inf | class_b.inf, 2, 0)))
-    cuts = cuts if cuts is not None else Cuts(m, CUT_POINTS, (), name=name)
     carried = [cuts.carry(v) for v in (special, big[31], a[31] & b[31])]
 
     sig_big, sig_small, shift, lsb, subtract = cuts.cut("swap", sig_big, sig_small, shift, lsb, subtract)
@@ -105,9 +107,9 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
 
 class FloatAdder(wiring.Component):
     """``lanes`` FP32 adders: ports ``a``, ``b`` In, ``result`` Out (lanes × 32 bits each).
-    ``stages`` (0..5) selects the register stages inside the adder (``STAGE_CUTS``, from the
-    cut points after the operand swap, the alignment shift, the aligned add, the leading-zero
-    count and the rounding shift); ``latency`` is ``stages`` cycles, one addition per cycle. Golden function: numpy float32 ``a + b`` with
+    ``stages`` (0..6) selects the register stages inside the adder (``STAGE_CUTS``, from the
+    cut points after the operands as read, the operand swap, the alignment shift, the aligned
+    add, the leading-zero count and the rounding shift); ``latency`` is ``stages`` cycles, one addition per cycle. Golden function: numpy float32 ``a + b`` with
     NaN as 0x7FC00000. Exposed for its own tests and the timing of each setting; the dot
     engine uses :func:`fp32_add` with the same cuts."""
 
