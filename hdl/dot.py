@@ -85,6 +85,19 @@ def _delay(m, value, stages: int, enable, name: str):
     return value
 
 
+def queued(m, source, name: str, depth: int = 3):
+    """``source`` (a stream) behind a small FIFO: the returned stream's ``valid`` and the
+    source's ``ready`` come from registers, which cuts a ready/valid chain (a pipelined engine
+    between its loaders and its multipliers). One transfer per cycle when neither side stalls."""
+    raw = Value.cast(source.payload)
+    buffer = fifo.SyncFIFOBuffered(width=len(raw), depth=depth)
+    m.submodules[name] = buffer
+    out = stream.Signature(source.payload.shape()).create(path=(name,))
+    m.d.comb += [buffer.w_data.eq(raw), buffer.w_en.eq(source.valid), source.ready.eq(buffer.w_rdy),
+                 out.valid.eq(buffer.r_rdy), Value.cast(out.payload).eq(buffer.r_data), buffer.r_en.eq(out.ready)]
+    return out
+
+
 def lane_element(beat, lane: int, nibbles: int, bits: int):
     """Element ``lane`` of a loader beat whose elements travel as ``nibbles`` 4-bit lanes each."""
     return Cat(*(beat.codes[lane * nibbles + j] for j in range(nibbles)))[:bits]
@@ -113,9 +126,10 @@ def result_layout():
     return data.StructLayout({"value": float_layout(golden.FP32), "error": 1})
 
 
-# A job's cycles in a pipelined engine's two-entry job queue (SyncFIFOBuffered: the write, then
-# its output register) before the loaders see it.
-JOB_QUEUE_CYCLES = 2
+# What a pipelined engine's queues add in front of a job's first result: the two-entry job queue
+# before the loaders and the lanes queues after them (SyncFIFOBuffered: the write, then its
+# output register; 2 cycles each).
+QUEUE_CYCLES = 4
 
 # Jobs in flight between acceptance and result (loader queues, pipeline stages, the result
 # register) fit easily; a full queue only holds the next job back.
@@ -266,9 +280,9 @@ class DotEngine(UnitParameters, wiring.Component):
 
     @property
     def job_delay(self) -> int:
-        """Cycles a job spends in the pipelined engine's job queue before the loaders see it
-        (0 unpipelined): it adds to the first result's time, not to the steady rate."""
-        return JOB_QUEUE_CYCLES if self.pipelined else 0
+        """Cycles a pipelined engine's job and lanes queues add in front of a job's first result
+        (0 unpipelined); they do not change the steady rate."""
+        return QUEUE_CYCLES if self.pipelined else 0
 
     @property
     def latency(self) -> int:
@@ -305,7 +319,10 @@ class DotEngine(UnitParameters, wiring.Component):
             advance = Signal(name="advance_upstream")     # driven by the interleaved accumulator
         else:
             advance = free
-        s0 = self._beat(m, la.lanes, lb.lanes, advance)
+        lanes_a, lanes_b = la.lanes, lb.lanes
+        if self.pipelined:                                   # cut the loaders' ready chain
+            lanes_a, lanes_b = queued(m, lanes_a, "lanes_a_queue"), queued(m, lanes_b, "lanes_b_queue")
+        s0 = self._beat(m, lanes_a, lanes_b, advance)
         s1 = self._registered_beat(m, s0, advance)
         s2 = self._block_sum(m, s1, advance)
         s3 = self._block_value(m, s2, advance)

@@ -225,7 +225,7 @@ def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
             mx.block_format(fmt).element.bits)
     today = hdl.DotEngine(fmt, lanes)
     assert today.latency == 4
-    assert today.job_delay == 0 and pipelined.job_delay == 2
+    assert today.job_delay == 0 and pipelined.job_delay == 4
     assert first_result_cycle(pipelined, t) - first_result_cycle(today, t) == \
         pipelined.latency - 4 + pipelined.job_delay
 
