@@ -51,6 +51,10 @@ class Cuts:
         self._passed: list = []
         self.latency = 0
 
+    def has(self, point: str) -> bool:
+        """Whether ``point`` is one of the datapath's cut points (chosen or not)."""
+        return point in self._points
+
     def carry(self, value) -> int:
         """Carry ``value`` through every later cut; returns the handle for :meth:`get`."""
         self._carried.append(Value.cast(value))

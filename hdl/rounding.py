@@ -54,8 +54,9 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     formats without Inf). ``rounding="stochastic"`` adds ``random`` (an ``sr_bits``-wide value)
     to the ``sr_bits`` fraction bits below the quantum, as ``golden.rounding.round_quanta``.
     ``cuts`` (an :class:`hdl.pipeline.Cuts` whose points include ``"normalize"`` and
-    ``"shift"``, rne only) pipelines the rounder: ``normalize`` after the leading-zero count and
-    the shift distance, ``shift`` after the barrel shift and the sticky bit. Returns a Signal.
+    ``"shift"``, rne only) pipelines the rounder: ``count`` (if among its points) after the
+    leading-zero count, ``normalize`` after the shift distance, ``shift`` after the barrel
+    shift and the sticky bit. Returns a Signal.
     """
     if cuts is not None and rounding != "rne":
         raise ValueError("a pipelined rounder (cuts) rounds to nearest even only")
@@ -80,13 +81,19 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     # smallest normal exponent), the leading one's exponent is lsb + top, so
     #   e_eff - emin = max(top - floor, 0)   and   shift = max(top, floor) - mbits:
     # floor comes from the LSB exponent alone, in parallel with the leading-zero count.
-    top = Signal(signed(len(lz) + 1), name=f"{name}_top")
-    m.d.comb += top.eq(width - 1 - lz)                    # -1 for a zero magnitude
     if isinstance(lsb_exponent, int):
         floor = Const(emin - (lsb_exponent - pad), exponent)
     else:
         floor = Signal(exponent, name=f"{name}_floor")
         m.d.comb += floor.eq(emin + pad - Value.cast(lsb_exponent))
+    if cuts is not None and cuts.has("count"):            # a register after the count itself
+        if isinstance(floor, Const):
+            magnitude, lz = cuts.cut("count", magnitude, lz)
+        else:
+            magnitude, lz, floor = cuts.cut("count", magnitude, lz, floor)
+        wide = Cat(Const(0, pad), magnitude) if pad else Value.cast(magnitude)
+    top = Signal(signed(len(lz) + 1), name=f"{name}_top")
+    m.d.comb += top.eq(width - 1 - lz)                    # -1 for a zero magnitude
     above = Signal(exponent, name=f"{name}_above")
     m.d.comb += above.eq(top - floor)
     subnormal = above[-1]

@@ -32,7 +32,7 @@ def test_verilog_is_byte_identical_across_runs(tmp_path):
     ("mac", []), ("mac", ["--rounding", "rtz", "--lanes", "2", "--stages", "1"]),
     ("scale_apply", []), ("scale_apply", ["--fmt", "nvfp4"]), ("scale_apply", ["--fmt", "mxfp8_e4m3", "--stages", "1"]),
     ("scale_apply", ["--mode", "value", "--input", "fp16"]), ("scale_apply", ["--fmt", "nvfp4", "--stages", "3"]),
-    ("dot", ["--fmt", "mxfp4", "--lanes", "8", "--partials", "2", "--add-stages", "5", "--mul-stages", "1",
+    ("dot", ["--fmt", "mxfp4", "--lanes", "8", "--partials", "2", "--add-stages", "7", "--mul-stages", "1",
              "--tree-every", "2", "--scale-stages", "3"]),
     ("multiplier", ["--fmt", "e4m3", "--stages", "3"]),
     ("quantizer", ["--lanes", "8"]), ("quantizer", ["--fmt", "nvfp4", "--input", "fp16", "--lanes", "4",

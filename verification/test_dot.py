@@ -134,7 +134,7 @@ DEPTHS = [
     ("mxfp4", 32, dict(partials=2, add_stages=1)),
     ("nvfp4", 8, dict(partials=2, add_stages=2, scale_stages=1)),
     ("mxfp8_e4m3", 8, dict(partials=4, add_stages=5, mul_stages=3, tree_every=1, scale_stages=3)),
-    ("mxfp4", 8, dict(partials=2, add_stages=6, mul_stages=1, tree_every=2, scale_stages=3)),
+    ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3)),
 ]
 
 
@@ -250,7 +250,7 @@ def test_pipelined_dot_engine_parameters_are_checked():
     assert hdl.DotEngine("mxfp4", 8, add_stages=3).partials == 1        # a block every 4 beats
 
 
-@pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)), (8, dict(partials=2, add_stages=6))])
+@pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)), (8, dict(partials=2, add_stages=7))])
 def test_pipelined_dot_engine_keeps_one_beat_per_cycle_back_to_back(lanes, depth):
     """Jobs of k = 1024 back to back, nothing stalling: one result every k / lanes cycles, i.e.
     a beat on every cycle (the partials are combined in the other bank while the next job
