@@ -85,14 +85,17 @@ def _delay(m, value, stages: int, enable, name: str):
     return value
 
 
-def queued(m, source, name: str, depth: int = 3):
-    """``source`` (a stream) behind a small FIFO: the returned stream's ``valid`` and the
-    source's ``ready`` come from registers, which cuts a ready/valid chain (a pipelined engine
-    between its loaders and its multipliers). One transfer per cycle when neither side stalls."""
-    raw = Value.cast(source.payload)
+def queued(m, source, name: str, fields: tuple, depth: int = 3):
+    """The ``fields`` of ``source`` (a stream of a struct) behind a small FIFO: the returned
+    stream's ``valid`` and the source's ``ready`` come from registers, which cuts a ready/valid
+    chain (a pipelined engine between its loaders and its multipliers). One transfer per cycle
+    when neither side stalls."""
+    members = source.payload.shape().members
+    layout = data.StructLayout({f: members[f] for f in fields})
+    raw = Cat(*(Value.cast(getattr(source.payload, f)) for f in fields))
     buffer = fifo.SyncFIFOBuffered(width=len(raw), depth=depth)
     m.submodules[name] = buffer
-    out = stream.Signature(source.payload.shape()).create(path=(name,))
+    out = stream.Signature(layout).create(path=(name,))
     m.d.comb += [buffer.w_data.eq(raw), buffer.w_en.eq(source.valid), source.ready.eq(buffer.w_rdy),
                  out.valid.eq(buffer.r_rdy), Value.cast(out.payload).eq(buffer.r_data), buffer.r_en.eq(out.ready)]
     return out
@@ -321,7 +324,8 @@ class DotEngine(UnitParameters, wiring.Component):
             advance = free
         lanes_a, lanes_b = la.lanes, lb.lanes
         if self.pipelined:                                   # cut the loaders' ready chain
-            lanes_a, lanes_b = queued(m, lanes_a, "lanes_a_queue"), queued(m, lanes_b, "lanes_b_queue")
+            lanes_a = queued(m, lanes_a, "lanes_a_queue", ("codes", "mask", "last"))
+            lanes_b = queued(m, lanes_b, "lanes_b_queue", ("codes",))
         s0 = self._beat(m, lanes_a, lanes_b, advance)
         s1 = self._registered_beat(m, s0, advance)
         s2 = self._block_sum(m, s1, advance)
