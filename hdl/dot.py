@@ -33,7 +33,7 @@ from .layouts import float_layout
 from .loader import PackedLoader
 from .multiplier import Multiplier, mixed_product
 from .scale import ScaleApply, block_sum_width, mixed_sum_width
-from .pipeline import UnitParameters
+from .pipeline import UnitParameters, delayed
 
 COUNT_BITS = 24
 
@@ -54,16 +54,7 @@ def adder_tree(values: list, m=None, every: int = 0, enable=None, name: str = "t
         values = pairs + ([values[-1]] if len(values) % 2 else [])
         level += 1
         if every and level % every == 0 and len(values) > 1:
-            registered = []
-            for i, v in enumerate(values):
-                reg = Signal(Value.cast(v).shape(), name=f"{name}_l{level}_{i}")
-                if enable is None:
-                    m.d.sync += reg.eq(v)
-                else:
-                    with m.If(enable):
-                        m.d.sync += reg.eq(v)
-                registered.append(reg)
-            values = registered
+            values = [delayed(m, v, 1, f"{name}_l{level}_{i}_", enable) for i, v in enumerate(values)]
     return values[0]
 
 
@@ -72,17 +63,6 @@ def adder_tree_latency(count: int, every: int) -> int:
     ``every`` levels (none after the last level)."""
     levels = (count - 1).bit_length()
     return (levels - 1) // every if every and levels else 0
-
-
-def _delay(m, value, stages: int, enable, name: str):
-    """``value`` delayed by ``stages`` registers that load while ``enable``."""
-    value = Value.cast(value)
-    for i in range(stages):
-        reg = Signal(value.shape(), name=f"{name}_d{i}")
-        with m.If(enable):
-            m.d.sync += reg.eq(value)
-        value = reg
-    return value
 
 
 def queued(m, source, name: str, fields: tuple, depth: int = 3):
@@ -363,8 +343,8 @@ class DotEngine(UnitParameters, wiring.Component):
         late = self._mul_stages + tree
         side = {"take": take, "empty": empty, "block_end": block_end, "last": beat_a.last,
                 "scale_a": self.scale_a.payload, "scale_b": scale_b.payload if scale_b is not None else None}
-        side = {k: (_delay(m, v, late, advance, f"beat_{k}") if v is not None else None) for k, v in side.items()}
-        return {**side, "sum": beat_sum, "flags": _delay(m, beat_flags, tree, advance, "beat_flags"),
+        side = {k: (delayed(m, v, late, f"beat_{k}", advance) if v is not None else None) for k, v in side.items()}
+        return {**side, "sum": beat_sum, "flags": delayed(m, beat_flags, tree, "beat_flags", advance),
                 "width": width}
 
     def _products(self, m, beat_a, beat_b, advance):
@@ -381,8 +361,8 @@ class DotEngine(UnitParameters, wiring.Component):
                 flags.append(Cat(nan, inf & ~sign, inf & sign))
             beat_flags = Cat(*(Cat(*(f[i] for f in flags)).any() for i in range(3)))   # nan, +inf, -inf
             stages = self._mul_stages
-            products = [_delay(m, v, stages, advance, f"product{i}") for i, v in enumerate(products)]
-            return mixed_sum_width(fmt, self._activation), products, _delay(m, beat_flags, stages, advance, "flags")
+            products = [delayed(m, v, stages, f"product{i}", advance) for i, v in enumerate(products)]
+            return mixed_sum_width(fmt, self._activation), products, delayed(m, beat_flags, stages, "flags", advance)
         mul = Multiplier(fmt.element, out="fixed", lanes=lanes, stages=self._mul_stages)
         m.submodules.multiplier = EnableInserter(advance)(mul) if self._mul_stages else mul
         n = self._nibbles
@@ -446,7 +426,7 @@ class DotEngine(UnitParameters, wiring.Component):
         m.submodules.scale = EnableInserter(advance)(scale) if stages else scale
         s3 = {name: Signal(shape, name=f"s3_{name}") for name, shape in (
             ("valid", 1), ("value", 32), ("job_end", 1), ("empty", 1))}
-        late = {k: _delay(m, s2[k], stages, advance, f"s2d_{k}") for k in ("valid", "job_end", "empty")}
+        late = {k: delayed(m, s2[k], stages, f"s2d_{k}", advance) for k in ("valid", "job_end", "empty")}
         with m.If(advance):
             m.d.sync += [s3["valid"].eq(late["valid"]), s3["value"].eq(scale.result.as_value()),
                          s3["job_end"].eq(late["job_end"]), s3["empty"].eq(late["empty"])]

@@ -22,11 +22,17 @@ def check_stages(stages) -> int:
     return check_int("stages", stages, 0, 16)
 
 
-def delayed(m, value, stages: int, name: str = "stage"):
-    """Return ``value`` delayed by ``stages`` clock cycles in the ``sync`` domain."""
+def delayed(m, value, stages: int, name: str = "stage", enable=None):
+    """Return ``value`` delayed by ``stages`` clock cycles in the ``sync`` domain, the
+    registers loading only while ``enable`` (a 1-bit value; None: every cycle)."""
+    value = Value.cast(value)
     for i in range(stages):
         reg = Signal(value.shape(), name=f"{name}{i}")
-        m.d.sync += reg.eq(value)
+        if enable is None:
+            m.d.sync += reg.eq(value)
+        else:
+            with m.If(enable):
+                m.d.sync += reg.eq(value)
         value = reg
     return value
 
