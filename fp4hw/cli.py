@@ -72,13 +72,15 @@ def _add_unit_options(p):
     p.add_argument("--activations", help="dot, gemv: mixed mode with fp16 or bf16 activations")
     p.add_argument("--max-k", dest="max_k", type=int, help="gemv: longest activation vector (4096)")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
-    p.add_argument("--stages", type=int, help="output register stages (default 0)")
+    p.add_argument("--stages", type=int, help="output register stages (default 0; loader: its token register, 0 or 1)")
     p.add_argument("--partials", type=int, help="dot: interleaved FP32 partial sums (power of two, default 1)")
     p.add_argument("--mul-stages", dest="mul_stages", type=int, help="dot: multiplier register stages (0..3)")
     p.add_argument("--tree-every", dest="tree_every", type=int,
                    help="dot: a register every N levels of the adder tree (0: none)")
     p.add_argument("--scale-stages", dest="scale_stages", type=int, help="dot: ScaleApply register stages (0..3)")
-    p.add_argument("--add-stages", dest="add_stages", type=int, help="dot: FP32 accumulator adder stages (0..5)")
+    p.add_argument("--add-stages", dest="add_stages", type=int, help="dot: FP32 accumulator adder stages (0..7)")
+    p.add_argument("--load-stages", dest="load_stages", type=int,
+                   help="dot: the loaders' token register between word front end and aligner (0 or 1)")
     p.add_argument("--name", help="top module name (default: the unit name)")
 
 
@@ -154,7 +156,8 @@ def _unit_params(args) -> dict:
     return {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
                                           "input", "scale_mode", "sr_bits", "seed", "word_bits", "layout",
                                           "compressed", "scales", "block", "decode", "activations", "max_k",
-                                          "partials", "mul_stages", "tree_every", "scale_stages", "add_stages")}
+                                          "partials", "mul_stages", "tree_every", "scale_stages", "add_stages",
+                                          "load_stages")}
 
 
 def _component(args):

@@ -142,15 +142,16 @@ def checked_jobs(m, job, block: int, queued: bool = False):
     return inner, errors
 
 
-def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple):
+def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple, stages: int = 0):
     """The front end of a dot engine: two :class:`PackedLoader` (``a`` and ``b`` words → element
     lanes) fed from one ``job`` stream (``k`` elements; each loader counts ``k × nibbles`` of its
     4-bit lanes). A job is latched once and handed to each loader when that loader takes it; a
     new job may come in the cycle both take the pending one (no gap between jobs). Returns the
-    two loaders, whose ``lanes`` streams the engine consumes."""
+    two loaders (``stages``: each loader's token register, :class:`PackedLoader`), whose
+    ``lanes`` streams the engine consumes."""
     loaders = []
     for name, words, bits in (("a", a_words, word_bits[0]), ("b", b_words, word_bits[1])):
-        loader = PackedLoader(bits, count_bits=COUNT_BITS + 2)
+        loader = PackedLoader(bits, count_bits=COUNT_BITS + 2, stages=stages)
         m.submodules[f"loader_{name}"] = loader
         wiring.connect(m, wiring.flipped(words), loader.words)
         loaders.append(loader)
@@ -181,7 +182,9 @@ class DotEngine(UnitParameters, wiring.Component):
         FP8 product); ``tree_every`` (0..16): a register after every k-th level of the lanes'
         adder tree; ``scale_stages`` (0..3): ScaleApply's cut stages. These registers hold with
         the rest of the engine (the result register's back-pressure).
-      - ``add_stages`` (0..5): cut stages of the FP32 accumulator adder, behind ``partials`` =
+      - ``load_stages`` (0..1): the loaders' token register (:class:`PackedLoader` ``stages``),
+        between their word front ends and aligners.
+      - ``add_stages`` (0..7): cut stages of the FP32 accumulator adder, behind ``partials`` =
         P interleaved partial sums (DESIGN §3.5) in two banks, with a combine unit of its own
         (see :meth:`_interleaved`). P × (block / lanes) must exceed ``add_stages``.
       - ``latency``: cycles from a job's last beat to its result with no stalls. Back to back,
@@ -207,7 +210,8 @@ class DotEngine(UnitParameters, wiring.Component):
     """
 
     def __init__(self, fmt="mxfp4", lanes: int = 32, activations: str | None = None, *, partials: int = 1,
-                 mul_stages: int = 0, tree_every: int = 0, scale_stages: int = 0, add_stages: int = 0):
+                 mul_stages: int = 0, tree_every: int = 0, scale_stages: int = 0, add_stages: int = 0,
+                 load_stages: int = 0):
         self._fmt = block_format(fmt)
         block = self._fmt.block
         self._lanes = check_int("lanes", lanes, 8, block, power_of_two=True)
@@ -216,6 +220,7 @@ class DotEngine(UnitParameters, wiring.Component):
         self._tree_every = check_int("tree_every", tree_every, 0, 16)
         self._scale_stages = check_int("scale_stages", scale_stages, 0, 3)
         self._add_stages = check_int("add_stages", add_stages, 0, ADD_MAX_STAGES)
+        self._load_stages = check_int("load_stages", load_stages, 0, 1)
         beats = block // self._lanes
         if self._partials * beats < self._add_stages + 1:
             need = -(-(self._add_stages + 1) // beats)
@@ -256,16 +261,16 @@ class DotEngine(UnitParameters, wiring.Component):
     def pipelined(self) -> bool:
         """Whether any depth parameter is set (False: today's four-stage engine)."""
         return bool(self._mul_stages or self._tree_every or self._scale_stages or self._add_stages
-                    or self._partials > 1)
+                    or self._load_stages or self._partials > 1)
 
     def _tree_latency(self) -> int:
         return adder_tree_latency(self._lanes, self._tree_every)
 
     @property
     def job_delay(self) -> int:
-        """Cycles a pipelined engine's job and lanes queues add in front of a job's first result
-        (0 unpipelined); they do not change the steady rate."""
-        return QUEUE_CYCLES if self.pipelined else 0
+        """Cycles a pipelined engine's job and lanes queues and the loaders' token registers add
+        in front of a job's first result (0 unpipelined); they do not change the steady rate."""
+        return QUEUE_CYCLES + self._load_stages if self.pipelined else 0
 
     @property
     def latency(self) -> int:
@@ -296,7 +301,7 @@ class DotEngine(UnitParameters, wiring.Component):
         mixed = self._activation is not None
         job, job_errors = checked_jobs(m, self.job, self._fmt.block, queued=self.pipelined)
         la, lb = operand_loaders(m, job, self.a_words, self.b_words, (self._word_bits, self._b_bits),
-                                 (self._nibbles, 4 if mixed else self._nibbles))
+                                 (self._nibbles, 4 if mixed else self._nibbles), self._load_stages)
         free, publish = result_register(m, self.result)
         if self.pipelined:
             advance = Signal(name="advance_upstream")     # driven by the interleaved accumulator

@@ -29,7 +29,9 @@ Timing of one linear job (L = 8, 20 elements from lane 3, no stalls)::
 Latency: the lanes are combinational from the words (and ``lanes.ready`` from ``words.ready``):
 an aligned job's first beat leaves in the cycle its first word arrives, one cycle after the job;
 a start inside a word adds one word (w0 alone makes no beat) and, when the last beat lies inside
-the last word, one flush cycle; zero-word decompression adds one cycle (its input buffer).
+the last word, one flush cycle; zero-word decompression adds one cycle (its input buffer);
+``stages=1`` adds one cycle (the token register) and makes the lanes combinational from it
+instead of from the words.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -42,6 +44,7 @@ from golden.packing import LAYOUTS, check_word_bits
 
 from .decoder import Decoder, check_format
 from .layouts import float_layout, lanes_of
+from .pipeline import stream_register
 from .zero_words import WordFrontEnd, job_layout, token_layout
 
 SCALE_FORMATS = {"e8m0": 8, "ue4m3": 7}
@@ -181,7 +184,9 @@ class PackedLoader(wiring.Component):
     {linear, diagonal}, ``compressed`` (zero-word decompression of the word stream),
     ``scales`` (None, ``"e8m0"`` or ``"ue4m3"``: an MX scale side stream, linear layout) with
     ``block`` (16 or 32 elements per scale), ``decode`` (None or fp16/bf16/fp32: lanes leave as
-    ``hdl.Decoder`` values of element format ``fmt``), ``count_bits`` (job size field).
+    ``hdl.Decoder`` values of element format ``fmt``), ``count_bits`` (job size field),
+    ``stages`` (0 or 1: a register between the word front end and the aligner, for a clocked
+    reader such as the pipelined dot engine; it adds one cycle of latency, not of throughput).
 
     Ports:
       - ``job``: In stream of ``job_layout``: ``count`` elements (diagonal: a multiple of L*L,
@@ -202,8 +207,9 @@ class PackedLoader(wiring.Component):
 
     def __init__(self, word_bits: int = 32, layout: str = "linear", *, compressed: bool = False,
                  scales: str | None = None, block: int = 32, decode: str | None = None, fmt="e2m1",
-                 count_bits: int = 24):
+                 count_bits: int = 24, stages: int = 0):
         self._word_bits = check_word_bits(word_bits)
+        self._stages = check_int("stages", stages, 0, 1)
         self._lanes = word_bits // 4
         if layout not in LAYOUTS:
             raise ValueError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
@@ -272,13 +278,23 @@ class PackedLoader(wiring.Component):
     def count_bits(self):
         return self._count_bits
 
+    @property
+    def stages(self):
+        """Register stages inside the loader (0: lanes combinational from the words; 1: a
+        register between the word front end and the aligner, one more cycle of latency)."""
+        return self._stages
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.front = front = WordFrontEnd(self._word_bits, self._count_bits, self._compressed)
         m.submodules.aligner = aligner = _Aligner(self._word_bits, self._count_bits, self._layout)
         wiring.connect(m, wiring.flipped(self.job), front.job)
         wiring.connect(m, wiring.flipped(self.words), front.words)
-        wiring.connect(m, front.tokens, aligner.tokens)
+        tokens = front.tokens
+        if self._stages:                    # cut the front end's registers from the aligner's logic
+            tokens = stream_register(m, tokens, "token_register")
+        m.d.comb += [aligner.tokens.valid.eq(tokens.valid), aligner.tokens.payload.eq(tokens.payload),
+                     tokens.ready.eq(aligner.tokens.ready)]
         beats, out = aligner.beats, self.lanes
         m.d.comb += [out.payload.mask.eq(beats.payload.mask), out.payload.last.eq(beats.payload.last),
                      out.payload.error.eq(beats.payload.error)]

@@ -13,7 +13,7 @@ pipeline that holds as a whole while its output stalls).
 """
 
 from amaranth.hdl import Signal, Value
-
+from amaranth.lib import stream
 
 from golden.params import check_int
 
@@ -35,6 +35,19 @@ def delayed(m, value, stages: int, name: str = "stage", enable=None):
                 m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def stream_register(m, source, name: str):
+    """``source`` (a stream) behind one register stage: the returned stream's ``valid`` and
+    payload come from registers, loaded whenever the register is empty or being read, so one
+    transfer per cycle passes with no bubble; ``source.ready`` is the register's
+    ``~valid | ready`` (a short path when the reader's ``ready`` is itself a register, as a
+    FIFO's ``w_rdy`` is). Latency 1. The cost: ``len(payload) + 1`` flip-flops."""
+    out = stream.Signature(source.payload.shape()).create(path=(name,))
+    m.d.comb += source.ready.eq(~out.valid | out.ready)
+    with m.If(source.ready):
+        m.d.sync += [out.valid.eq(source.valid), Value.cast(out.payload).eq(Value.cast(source.payload))]
+    return out
 
 
 class Cuts:

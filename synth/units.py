@@ -23,11 +23,11 @@ UNITS = {
     "scale_apply": (ScaleApply, ("fmt", "mode", "input", "stages")),
     "quantizer": (Quantizer, ("fmt", "input", "lanes", "scale_mode", "rounding", "sr_bits", "seed")),
     "dot": (DotEngine, ("fmt", "lanes", "activations", "partials", "mul_stages", "tree_every", "scale_stages",
-                        "add_stages")),
+                        "add_stages", "load_stages")),
     "gemv": (GEMV, ("fmt", "lanes", "max_k", "activations")),
     "int_multiplier": (IntMultiplier, ("fmt", "lanes", "stages")),
     "int_dot": (IntDotEngine, ("fmt", "lanes")),
-    "loader": (PackedLoader, ("word_bits", "layout", "compressed", "scales", "block", "decode", "fmt")),
+    "loader": (PackedLoader, ("word_bits", "layout", "compressed", "scales", "block", "decode", "fmt", "stages")),
 }
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

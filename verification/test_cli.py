@@ -7,6 +7,7 @@ import pytest
 
 from fp4hw.cli import main
 from synth.toolchain import activate_verilator
+from verification.tiers import full
 
 
 def fp4hw(*args, **kw):
@@ -33,10 +34,10 @@ def test_verilog_is_byte_identical_across_runs(tmp_path):
     ("scale_apply", []), ("scale_apply", ["--fmt", "nvfp4"]), ("scale_apply", ["--fmt", "mxfp8_e4m3", "--stages", "1"]),
     ("scale_apply", ["--mode", "value", "--input", "fp16"]), ("scale_apply", ["--fmt", "nvfp4", "--stages", "3"]),
     ("dot", ["--fmt", "mxfp4", "--lanes", "8", "--partials", "2", "--add-stages", "7", "--mul-stages", "1",
-             "--tree-every", "2", "--scale-stages", "3"]),
+             "--tree-every", "2", "--scale-stages", "3", "--load-stages", "1"]),
     ("multiplier", ["--fmt", "e4m3", "--stages", "3"]),
-    ("quantizer", ["--lanes", "8"]), ("quantizer", ["--fmt", "nvfp4", "--input", "fp16", "--lanes", "4",
-                                                    "--rounding", "stochastic"]),
+    full("quantizer", ["--lanes", "8"]), full("quantizer", ["--fmt", "nvfp4", "--input", "fp16", "--lanes", "4",
+                                                              "--rounding", "stochastic"]),
     ("quantizer", ["--input", "bf16", "--scale-mode", "rceil", "--rounding", "rtz"]),
     ("loader", []), ("loader", ["--word-bits", "16", "--layout", "diagonal", "--compressed"]),
     ("loader", ["--word-bits", "128", "--compressed", "--scales", "e8m0", "--decode", "fp16"]),

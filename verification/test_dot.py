@@ -64,9 +64,10 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilato
     return run_cocotb(dut, "dot", "verification.benches.dot", tmp_path, params=params, testcase=testcase, sim=sim), t
 
 
-# make test: MXFP4 at 8 lanes (several beats per block; Icarus too), NVFP4 at 16, MXFP8 E4M3 at
-# 32 (one block per beat, NaN/Inf elements); MXFP4 × 32 and E5M2 in verify-full.
-TIERED = [full(CONFIGS[0]), icarus(CONFIGS[1]), CONFIGS[2], CONFIGS[3], full(CONFIGS[4])]
+# make test: MXFP4 at 8 lanes (several beats per block; Icarus too) and MXFP8 E4M3 at 32 (one
+# block per beat, 8-bit elements as nibble pairs, NaN/Inf elements); NVFP4 (UE4M3 scales) runs in
+# the Amaranth simulator there, and here with MXFP4 × 32 and E5M2 in verify-full.
+TIERED = [full(CONFIGS[0]), icarus(CONFIGS[1]), full(CONFIGS[2]), CONFIGS[3], full(CONFIGS[4])]
 
 
 @pytest.mark.verilator
@@ -84,7 +85,7 @@ def test_dot_engine_on_verilator(config, tmp_path, simulator):
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("activation, lanes", [("fp16", 32), full("bf16", 8)])
+@pytest.mark.parametrize("activation, lanes", [full("fp16", 32), ("bf16", 8)])   # FP16 in the Amaranth sim
 def test_mixed_mode_on_verilator(activation, lanes, tmp_path, simulator):
     from verification.traffic.dot import mixed_traffic
     dut = hdl.DotEngine("mxfp4", lanes, activations=activation)
@@ -135,6 +136,7 @@ DEPTHS = [
     ("nvfp4", 8, dict(partials=2, add_stages=2, scale_stages=1)),
     ("mxfp8_e4m3", 8, dict(partials=4, add_stages=5, mul_stages=3, tree_every=1, scale_stages=3)),
     ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3)),
+    ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1)),
 ]
 
 
@@ -151,8 +153,9 @@ def test_pipelined_dot_engine_in_amaranth_simulator(fmt, lanes, depth):
     assert len(got) == len(t.results) and not bad, bad[:4]
 
 
-@pytest.mark.parametrize("fmt, activation, lanes", [("mxfp4", "fp16", 32), ("mxfp4", "fp16", 8),
-                                                     ("mxfp4", "bf16", 16), ("mxfp8_e5m2", "fp16", 8),
+# make test: FP16 and BF16 activations, MXFP4 and MXFP8 E5M2 weights; the rest in verify-full.
+@pytest.mark.parametrize("fmt, activation, lanes", [full("mxfp4", "fp16", 32), ("mxfp4", "fp16", 8),
+                                                     full("mxfp4", "bf16", 16), full("mxfp8_e5m2", "fp16", 8),
                                                      ("mxfp8_e5m2", "bf16", 8)])
 def test_mixed_mode_in_amaranth_simulator(fmt, activation, lanes):
     """MXFP8 E5M2 weights bring ±Inf elements: Inf × ±0 is NaN, Inf × the smallest subnormal
@@ -211,8 +214,8 @@ def result_cycles(dut, t: DotTraffic, count: int) -> list:
     return seen
 
 
-@pytest.mark.parametrize("fmt, lanes, depth", DEPTHS[:3], ids=lambda v: "-".join(f"{k}{x}" for k, x in v.items())
-                         if isinstance(v, dict) else str(v))
+@pytest.mark.parametrize("fmt, lanes, depth", DEPTHS[:3] + DEPTHS[-1:],
+                         ids=lambda v: "-".join(f"{k}{x}" for k, x in v.items()) if isinstance(v, dict) else str(v))
 def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
     """One job of four blocks, nothing stalling: the pipelined engine's first result comes
     ``latency - 4`` cycles after today's engine's (whose latency is 4: the loaders in front of
@@ -225,7 +228,7 @@ def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
             mx.block_format(fmt).element.bits)
     today = hdl.DotEngine(fmt, lanes)
     assert today.latency == 4
-    assert today.job_delay == 0 and pipelined.job_delay == 4
+    assert today.job_delay == 0 and pipelined.job_delay == 4 + depth.get("load_stages", 0)
     assert first_result_cycle(pipelined, t) - first_result_cycle(today, t) == \
         pipelined.latency - 4 + pipelined.job_delay
 
@@ -244,13 +247,14 @@ def test_pipelined_dot_engine_parameters_are_checked():
         hdl.DotEngine("mxfp4", 32, add_stages=3)
     with pytest.raises(ValueError, match="partials"):
         hdl.DotEngine("mxfp4", 32, partials=3)
-    for name in ("mul_stages", "tree_every", "scale_stages", "add_stages"):
+    for name in ("mul_stages", "tree_every", "scale_stages", "add_stages", "load_stages"):
         with pytest.raises(ValueError, match=name):
             hdl.DotEngine("mxfp4", 8, **{name: 99})
     assert hdl.DotEngine("mxfp4", 8, add_stages=3).partials == 1        # a block every 4 beats
 
 
-@pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)), (8, dict(partials=2, add_stages=7))])
+@pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)),
+                                          (8, dict(partials=2, add_stages=7, load_stages=1))])
 def test_pipelined_dot_engine_keeps_one_beat_per_cycle_back_to_back(lanes, depth):
     """Jobs of k = 1024 back to back, nothing stalling: one result every k / lanes cycles, i.e.
     a beat on every cycle (the partials are combined in the other bank while the next job
@@ -265,8 +269,8 @@ def test_pipelined_dot_engine_keeps_one_beat_per_cycle_back_to_back(lanes, depth
     assert (intervals == k // lanes).all(), intervals
 
 
-@pytest.mark.parametrize("activation, lanes, depth", [("fp16", 32, dict(partials=4, add_stages=3, mul_stages=2,
-                                                                         tree_every=2, scale_stages=3)),
+@pytest.mark.parametrize("activation, lanes, depth", [full("fp16", 32, dict(partials=4, add_stages=3, mul_stages=2,
+                                                                              tree_every=2, scale_stages=3)),
                                                        ("bf16", 8, dict(partials=2, add_stages=5, mul_stages=1))])
 def test_pipelined_mixed_mode_in_amaranth_simulator(activation, lanes, depth):
     """Mixed mode at depth: the FP16/BF16 products registered, ScaleApply's mixed form cut,

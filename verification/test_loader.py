@@ -55,6 +55,19 @@ def test_loader_in_amaranth_simulator(config):
     assert len(got) == len(t.beats) and not bad, f"{len(bad)} beats differ, first {bad[:1]}"
 
 
+@pytest.mark.parametrize("word_bits, layout, compressed, scales", [
+    (32, "linear", True, None), (32, "diagonal", True, None), (16, "diagonal", False, None),
+    (128, "linear", False, "ue4m3")])
+def test_loader_token_register_in_amaranth_simulator(word_bits, layout, compressed, scales):
+    """``stages=1`` (the register between front end and aligner): the same beats under stalls."""
+    t = traffic(word_bits, layout, compressed, scales, 16 if scales == "ue4m3" else 32, n_random=6)
+    dut = hdl.PackedLoader(word_bits, layout, compressed=compressed, scales=scales,
+                           block=16 if scales == "ue4m3" else 32, stages=1)
+    assert dut.stages == 1
+    got = simulate(dut, t, stall=0.25)
+    assert len(got) == len(t.beats) and got == t.beats
+
+
 @pytest.mark.parametrize("scales, block, word_bits", [("e8m0", 32, 32), ("ue4m3", 16, 16), ("e8m0", 16, 256)])
 def test_loader_scales_in_amaranth_simulator(scales, block, word_bits):
     t = traffic(word_bits, "linear", False, scales, block, n_random=6)
@@ -78,6 +91,6 @@ def test_loader_parameters_are_checked():
     for kwargs, word in [({"word_bits": 24}, "word_bits"), ({"layout": "zigzag"}, "layout"),
                          ({"scales": "e5m2"}, "scales"), ({"layout": "diagonal", "scales": "e8m0"}, "diagonal"),
                          ({"block": 64}, "block"), ({"decode": "fp8"}, "out"), ({"fmt": "e4m3"}, "fmt"),
-                         ({"count_bits": 4}, "count_bits")]:
+                         ({"count_bits": 4}, "count_bits"), ({"stages": 2}, "stages")]:
         with pytest.raises(ValueError, match=word):
             hdl.PackedLoader(**kwargs)
