@@ -98,9 +98,19 @@ class _Aligner(wiring.Component):
             rem = Mux(token.first, token.job.count, remaining)
             shift = Signal(range(W), name="shift")
             m.d.comb += shift.eq(Mux(tail, tail_shift, offset << 2))
+            # L is a power of two: comparisons with L are bit slices, not carry chains (a 26-bit
+            # comparator was the pipelined dot engine's critical path)
+            k = L.bit_length() - 1
+
+            def at_least_lanes(n):
+                return n[k:].any()
+
+            def at_most_lanes(n):
+                return ~n[k:].any() | ((n[k:] == 1) & ~n[:k].any())
+
             def mask_of(n):
                 """The lowest ``min(n, L)`` lanes."""
-                return Mux(n >= L, all_lanes, ((Const(1, L + 1) << n[:L.bit_length()]) - 1)[:L])
+                return Mux(at_least_lanes(n), all_lanes, ((Const(1, L + 1) << n[:k]) - 1)[:L])
             lanes_now = Signal(L, name="lane_mask")
             window = Signal(2 * W, name="window")
             with m.If(tail):                               # the job's last elements, from ``prev``
@@ -111,7 +121,8 @@ class _Aligner(wiring.Component):
             with m.Elif(token.empty | token.abort):
                 special_tokens()
             with m.Else():
-                alone = token.first & (offset + token.job.count <= L)          # the whole job in one word
+                count = token.job.count                                        # the whole job in one word:
+                alone = token.first & ~count[k + 1:].any() & ((count[:k + 1] + offset) <= L)   # offset + count <= L
                 holds = token.first & (offset != 0) & ~alone                   # first word: no beat yet
                 m.d.comb += [window.eq(Mux(token.first | (offset == 0), word, Cat(prev, word))),
                              lanes_now.eq(mask_of(rem))]
@@ -119,10 +130,10 @@ class _Aligner(wiring.Component):
                     m.d.comb += self.tokens.ready.eq(1)
                 with m.Else():
                     m.d.comb += [beats.valid.eq(self.tokens.valid), self.tokens.ready.eq(beats.ready),
-                                 out.last.eq(rem <= L), out.error.eq(token.flag & (rem <= L))]
+                                 out.last.eq(at_most_lanes(rem)), out.error.eq(token.flag & at_most_lanes(rem))]
                 with m.If(take):
                     m.d.sync += [prev.eq(word), remaining.eq(Mux(holds, rem, rem - L))]
-                    with m.If(token.final & ~holds & (rem > L)):
+                    with m.If(token.final & ~holds & ~at_most_lanes(rem)):
                         m.d.sync += [tail.eq(1), tail_flag.eq(token.flag), tail_shift.eq(offset << 2)]
             with m.If((~token.empty & ~token.abort) | tail):
                 shifted = (window >> shift)[:W]

@@ -26,13 +26,13 @@ def save(t: DotTraffic, path):
              blocks=t.blocks)
 
 
-def gemv_traffic(fmt, word_bits, rows, k, seed=5) -> DotTraffic:
+def gemv_traffic(fmt, word_bits, rows, k, seed=5, partials=1) -> DotTraffic:
     """``rows`` weight rows against one activation vector of ``k`` elements."""
     fmt = mx.block_format(fmt)
     rng = np.random.default_rng(seed)
     weights = mx.quantize(rng.standard_normal((rows, k)), fmt)
     activation = mx.quantize(np.tile(np.maximum(rng.standard_normal((1, k)), 0), (rows, 1)), fmt)
-    t = DotTraffic(word_bits)
+    t = DotTraffic(word_bits, partials=partials)
     add_dot(t, weights, activation, fmt.element.bits, "gemv")
     return t
 
@@ -46,10 +46,12 @@ CONFIGS = [  # fmt, lanes, gemv rows, gemv k
 ]
 
 
-def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilator"):
+def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilator", depth=None, golden_partials=None):
+    """The dot bench on ``DotEngine(fmt, lanes, **depth)``; golden results with the engine's
+    partials (``golden.mx.dot(…, partials=P)``), or with ``golden_partials`` (a planted fault)."""
     fmt, lanes, rows, k = config
-    dut = hdl.DotEngine(fmt, lanes)
-    t = dot_traffic(fmt, dut.word_bits, random_jobs=60, max_blocks=16)
+    dut = hdl.DotEngine(fmt, lanes, **(depth or {}))
+    t = dot_traffic(fmt, dut.word_bits, random_jobs=60, max_blocks=16, partials=golden_partials or dut.partials)
     rng = np.random.default_rng(8)
     for blocks in (64, 128):                                   # K = 2048 and 4096 for block 32
         n = blocks * mx.block_format(fmt).block
@@ -58,7 +60,7 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilato
     if planted_fault is not None:
         t.results[planted_fault] ^= 1
     save(t, tmp_path / "traffic.npz")
-    save(gemv_traffic(fmt, dut.word_bits, rows, k), tmp_path / "gemv.npz")
+    save(gemv_traffic(fmt, dut.word_bits, rows, k, partials=dut.partials), tmp_path / "gemv.npz")
     params = {"traffic": str(tmp_path / "traffic.npz"), "gemv": str(tmp_path / "gemv.npz"),
               "report": str(tmp_path / "gemv.json"), "seed": 11, "scale_bits": 8 if mx.block_format(fmt).is_mx else 7}
     return run_cocotb(dut, "dot", "verification.benches.dot", tmp_path, params=params, testcase=testcase, sim=sim), t
@@ -82,6 +84,35 @@ def test_dot_engine_on_verilator(config, tmp_path, simulator):
     assert np.isnan(results).any() and (results == 0).any()
     if mx.block_format(config[0]).is_mx:           # UE4M3 scale products cannot leave FP32's range
         assert np.isinf(results).any() and ((np.abs(results) < 2.0 ** -126) & (results != 0)).any()
+
+
+# The pipelined engine on both simulators at P = 1, 2 and 4 partial sums (the planted fault in
+# the partials order: test_pipelined_dot_bench_catches_a_wrong_partials_order). make test: the
+# deepest 8-lane setting (P = 2) on Verilator and Icarus; the others in verify-full.
+PIPELINED = [
+    icarus(CONFIGS[1], dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1),
+           id="mxfp4-lanes8-P2-deepest"),
+    full(CONFIGS[1], dict(partials=1, add_stages=3, mul_stages=1, tree_every=2, scale_stages=3), id="mxfp4-lanes8-P1"),
+    full(CONFIGS[0], dict(partials=4, add_stages=3, mul_stages=1, tree_every=2, scale_stages=2, load_stages=1),
+         id="mxfp4-lanes32-P4"),
+    full(CONFIGS[3], dict(partials=4, add_stages=3, mul_stages=3, tree_every=1, scale_stages=3), id="mxfp8_e4m3-lanes32-P4"),
+]
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("config, depth", PIPELINED)
+def test_pipelined_dot_engine_on_verilator(config, depth, tmp_path, simulator):
+    counts, t = run_bench(config, tmp_path, sim=simulator, depth=depth)
+    assert t.partials == depth["partials"] and counts == (2, 0)
+    report = json.loads((tmp_path / "gemv.json").read_text())
+    assert report["beats_per_cycle"] == 1.0 and report["rows"] == config[2]
+
+
+@pytest.mark.verilator
+def test_pipelined_dot_bench_catches_a_wrong_partials_order(tmp_path):
+    """The P = 2 engine against golden results in block order (partials=1): the bench fails."""
+    counts, _ = run_bench(CONFIGS[1], tmp_path, depth=PIPELINED[0].values[1], golden_partials=1)
+    assert counts[1] >= 1
 
 
 @pytest.mark.verilator
