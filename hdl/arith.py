@@ -3,6 +3,9 @@
 - :func:`leading_zeros`: count of zero bits above the highest set bit (a log-depth tree).
 - :func:`normalize`: shift a significand left until its top bit is set.
 - :func:`max_tree`: the largest of several unsigned values (block amax).
+- :func:`increment`, :func:`at_least`: ``value + bit`` and ``a >= b`` as log-depth prefix
+  trees. Yosys maps ``+`` and ``>=`` to a ripple chain that ABC, at the flow's clock target,
+  leaves long: these are what a pipelined unit's critical segment uses instead.
 
 - :func:`classify`: the one classifier of float codes (NaN / Inf / zero / subnormal), used by
   the decoder, the multipliers, the MAC and the FP32 adder;
@@ -46,6 +49,40 @@ def _leading_zeros(value: Value, width: int):
     high_count, high_zero = _leading_zeros(value[upper:width], upper)
     low_count, low_zero = _leading_zeros(value[:upper], upper)
     return Mux(high_zero, Cat(low_count, ~low_zero), Cat(high_count, 0)), high_zero & low_zero
+
+
+def increment(value: Value, bit: Value) -> Value:
+    """``value + bit`` (``len(value) + 1`` bits) for a 1-bit ``bit``: bit i flips when ``bit``
+    and every bit below i are set; the carries are prefix ANDs (Kogge-Stone, log2 levels)."""
+    value, bit = Value.cast(value), Value.cast(bit)[0]
+    n = len(value)
+    carry = [bit] + [value[i] for i in range(n)]         # carry[i + 1] after the scan: bit & value[:i + 1]
+    span = 1
+    while span <= n:
+        carry = [carry[i] if i < span else carry[i] & carry[i - span] for i in range(n + 1)]
+        span *= 2
+    return Cat(*(value[i] ^ carry[i] for i in range(n)), carry[n])
+
+
+def at_least(a: Value, b: Value) -> Value:
+    """``a >= b`` for unsigned values, as a log-depth tree of (greater, equal) pairs from the
+    top bits down instead of a subtraction's borrow chain."""
+    a, b = Value.cast(a), Value.cast(b)
+    n = max(len(a), len(b))
+    a, b = a.as_unsigned(), b.as_unsigned()
+    pairs = [((a[i] if i < len(a) else Const(0, 1)) & ~(b[i] if i < len(b) else Const(0, 1)),
+              ~((a[i] if i < len(a) else Const(0, 1)) ^ (b[i] if i < len(b) else Const(0, 1))))
+             for i in range(n)]                            # (greater, equal) of bit i, LSB first
+    while len(pairs) > 1:
+        merged = []
+        for j in range(0, len(pairs) - 1, 2):
+            (g_lo, e_lo), (g_hi, e_hi) = pairs[j], pairs[j + 1]
+            merged.append((g_hi | (e_hi & g_lo), e_hi & e_lo))
+        if len(pairs) % 2:
+            merged.append(pairs[-1])
+        pairs = merged
+    greater, equal = pairs[0]
+    return greater | equal
 
 
 def normalize(value: Value, width: int | None = None) -> tuple[Value, Value]:

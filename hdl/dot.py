@@ -32,7 +32,7 @@ from .fpadd import MAX_STAGES as ADD_MAX_STAGES, adder_cuts, fp32_add
 from .layouts import float_layout
 from .loader import PackedLoader
 from .multiplier import Multiplier, mixed_product
-from .scale import ScaleApply, block_sum_width, mixed_sum_width
+from .scale import STAGE_CUTS as SCALE_STAGE_CUTS, ScaleApply, block_sum_width, mixed_sum_width
 from .pipeline import UnitParameters, delayed
 
 COUNT_BITS = 24
@@ -180,7 +180,7 @@ class DotEngine(UnitParameters, wiring.Component):
     Depth (DESIGN §4.1; every default keeps today's four-stage engine, latency 4):
       - ``mul_stages`` (0..3): the multiplier's stages (output register, then cuts inside the
         FP8 product); ``tree_every`` (0..16): a register after every k-th level of the lanes'
-        adder tree; ``scale_stages`` (0..3): ScaleApply's cut stages. These registers hold with
+        adder tree; ``scale_stages`` (0..4): ScaleApply's cut stages. These registers hold with
         the rest of the engine (the result register's back-pressure).
       - ``load_stages`` (0..1): the loaders' token register (:class:`PackedLoader` ``stages``),
         between their word front ends and aligners.
@@ -218,7 +218,7 @@ class DotEngine(UnitParameters, wiring.Component):
         self._partials = check_partials(partials)
         self._mul_stages = check_int("mul_stages", mul_stages, 0, 3)
         self._tree_every = check_int("tree_every", tree_every, 0, 16)
-        self._scale_stages = check_int("scale_stages", scale_stages, 0, 3)
+        self._scale_stages = check_int("scale_stages", scale_stages, 0, max(SCALE_STAGE_CUTS))
         self._add_stages = check_int("add_stages", add_stages, 0, ADD_MAX_STAGES)
         self._load_stages = check_int("load_stages", load_stages, 0, 1)
         beats = block // self._lanes

@@ -27,7 +27,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 
 from golden.params import check_choice
-from .arith import leading_zeros
+from .arith import at_least, increment, leading_zeros
 
 ROUNDINGS = ("rne", "rtz", "stochastic")
 
@@ -86,11 +86,19 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     else:
         floor = Signal(exponent, name=f"{name}_floor")
         m.d.comb += floor.eq(emin + pad - Value.cast(lsb_exponent))
+    limit = width + (sr_bits if rounding == "stochastic" else 1)
+    floor_shift = None
+    if not isinstance(lsb_exponent, int):
+        # the subnormal branch's shift, clamped, from the LSB exponent alone (beside the count)
+        floor_shift = Signal(range(limit + 1), name=f"{name}_floor_shift")
+        below_mbits = Signal(exponent, name=f"{name}_floor_less_m")
+        m.d.comb += [below_mbits.eq(floor - mbits),
+                     floor_shift.eq(Mux(below_mbits > limit, limit, Mux(below_mbits < 0, 0, below_mbits)))]
     if cuts is not None and cuts.has("count"):            # a register after the count itself
         if isinstance(floor, Const):
             magnitude, lz = cuts.cut("count", magnitude, lz)
         else:
-            magnitude, lz, floor = cuts.cut("count", magnitude, lz, floor)
+            magnitude, lz, floor, floor_shift = cuts.cut("count", magnitude, lz, floor, floor_shift)
         wide = Cat(Const(0, pad), magnitude) if pad else Value.cast(magnitude)
     top = Signal(signed(len(lz) + 1), name=f"{name}_top")
     m.d.comb += top.eq(width - 1 - lz)                    # -1 for a zero magnitude
@@ -99,14 +107,18 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     subnormal = above[-1]
     # The right shift that puts the quantum at bit 0; >= 0 for a non-zero magnitude (the
     # padding), and anything past the whole word shifts everything out, so it is clamped.
-    limit = width + (sr_bits if rounding == "stochastic" else 1)
-    distance = Signal(signed(len(above) + 2), name=f"{name}_distance")
-    m.d.comb += distance.eq(Mux(subnormal, floor, top) - mbits)
     shift = Signal(range(limit + 1), name=f"{name}_shift")
     if isinstance(lsb_exponent, int):
-        m.d.comb += shift.eq(distance)                  # 0 <= distance < width on a fixed grid
+        distance = Signal(signed(len(above) + 2), name=f"{name}_distance")
+        m.d.comb += [distance.eq(Mux(subnormal, floor, top) - mbits),
+                     shift.eq(distance)]                # 0 <= distance < width on a fixed grid
     else:
-        m.d.comb += shift.eq(Mux(distance > limit, limit, Mux(distance < 0, 0, distance)))
+        # clamp(Mux(subnormal, floor, top) - mbits) as a Mux of the two clamped branches: the
+        # floor branch is ready before the count; top - mbits <= width - 1 - mbits < limit, so
+        # only its lower clamp remains (lz > width - 1 - mbits), a comparison of lz alone.
+        top_span = width - 1 - mbits
+        top_shift = Mux(lz > top_span, 0, Const(top_span, range(width + 1)) - lz)
+        m.d.comb += shift.eq(Mux(subnormal, floor_shift, top_shift))
 
     exponent_code = Signal(unsigned(len(above) + mbits), name=f"{name}_exponent_code")
     m.d.comb += exponent_code.eq(Mux(subnormal, 0, above.as_unsigned()) << mbits)
@@ -155,9 +167,9 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     base = Signal(unsigned(len(exponent_code) + 1), name=f"{name}_base")
     m.d.comb += base.eq(Cat(kept[:mbits], exponent_code[mbits:] + kept[mbits]))
     code = Signal(unsigned(len(base) + 1), name=f"{name}_code")
-    m.d.comb += code.eq(base + up)
+    m.d.comb += code.eq(increment(base, up))              # log-depth carries (the last segment)
     max_code = fmt.max_code
-    overflow = (base > max_code) | ((base == max_code) & up)
+    overflow = ~at_least(Const(max_code, len(base)), base) | ((base == max_code) & up)
     overflow_code = fmt.inf_code if (rounding == "rne" and not saturate) else max_code
     result = Signal(code_width, name=f"{name}_result")
     m.d.comb += result.eq(Mux(zero, 0, Mux(overflow, overflow_code, code[:code_width])))

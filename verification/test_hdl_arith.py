@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import Elaboratable, Module, Signal
 
 import golden
-from hdl.arith import element_fields, element_specials, leading_zeros, max_tree, normalize
+from hdl.arith import at_least, element_fields, element_specials, increment, leading_zeros, max_tree, normalize
 from verification.benches.amaranth_sim import run_vectors
 
 
@@ -137,3 +137,29 @@ def test_pipelined_adder_tree_sums_exactly_after_its_latency(count, every):
     sim.add_testbench(bench)
     sim.run()
     assert seen == [sum(v) for v in vectors]
+
+
+@pytest.mark.parametrize("a_bits, b_bits", [(9, 7), (5, 5), (1, 4)])
+def test_prefix_increment_and_comparison_every_value(a_bits, b_bits):
+    """increment(a, bit) == a + bit and at_least(a, b) == (a >= b) for every a, b and bit (the
+    log-depth forms the pipelined rounder and adder use instead of ``+`` and ``>=``)."""
+    from amaranth.sim import Simulator
+    m = Module()
+    a, b, bit = Signal(a_bits), Signal(b_bits), Signal()
+    total, ge = Signal(a_bits + 1), Signal()
+    m.d.comb += [total.eq(increment(a, bit)), ge.eq(at_least(a, b))]
+    bad = []
+
+    async def bench(ctx):
+        for x in range(1 << a_bits):
+            for y in range(1 << b_bits):
+                for c in (0, 1):
+                    ctx.set(a, x)
+                    ctx.set(b, y)
+                    ctx.set(bit, c)
+                    if ctx.get(total) != x + c or ctx.get(ge) != (x >= y):
+                        bad.append((x, y, c))
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, bad[:4]
