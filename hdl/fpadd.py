@@ -28,11 +28,12 @@ EXTRA = 3                                   # guard, round, sticky
 
 # The adder's cut points in datapath order, and the ones each ``stages`` setting registers
 # (chosen from the measured SG13G2 path of each segment, see FloatAdder).
-CUT_POINTS = ("operands", "swap", "align", "add", "count", "normalize", "shift")
+CUT_POINTS = ("operands", "swap", "align", "add", "count", "normalize", "shift", "round")
 STAGE_CUTS = {0: (), 1: ("normalize",), 2: ("add", "shift"), 3: ("swap", "normalize", "shift"),
               4: ("swap", "add", "normalize", "shift"), 5: ("swap", "align", "add", "normalize", "shift"),
               6: ("operands", "swap", "align", "add", "normalize", "shift"),
-              7: ("operands", "swap", "align", "add", "count", "normalize", "shift")}
+              7: ("operands", "swap", "align", "add", "count", "normalize", "shift"),
+              8: ("operands", "swap", "align", "add", "count", "normalize", "shift", "round")}
 MAX_STAGES = max(STAGE_CUTS)
 
 
@@ -111,9 +112,10 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
 
 class FloatAdder(wiring.Component):
     """``lanes`` FP32 adders: ports ``a``, ``b`` In, ``result`` Out (lanes × 32 bits each).
-    ``stages`` (0..7) selects the register stages inside the adder (``STAGE_CUTS``, from the
+    ``stages`` (0..8) selects the register stages inside the adder (``STAGE_CUTS``, from the
     cut points after the operands as read, the operand swap, the alignment shift, the aligned
-    add, the leading-zero count, the shift distance and the rounding shift); ``latency`` is ``stages`` cycles, one addition per cycle. Golden function: numpy float32 ``a + b`` with
+    add, the leading-zero count, the shift distance, the rounding shift and the rounding
+    increment); ``latency`` is ``stages`` cycles, one addition per cycle. Golden function: numpy float32 ``a + b`` with
     NaN as 0x7FC00000. Exposed for its own tests and the timing of each setting; the dot
     engine uses :func:`fp32_add` with the same cuts."""
 

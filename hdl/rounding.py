@@ -56,7 +56,8 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     ``cuts`` (an :class:`hdl.pipeline.Cuts` whose points include ``"normalize"`` and
     ``"shift"``, rne only) pipelines the rounder: ``count`` (if among its points) after the
     leading-zero count, ``normalize`` after the shift distance, ``shift`` after the barrel
-    shift and the sticky bit. Returns a Signal.
+    shift and the sticky bit, ``round`` (if among its points) after the rounding increment and
+    the overflow test. Returns a Signal.
     """
     if cuts is not None and rounding != "rne":
         raise ValueError("a pipelined rounder (cuts) rounds to nearest even only")
@@ -171,6 +172,9 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     max_code = fmt.max_code
     overflow = ~at_least(Const(max_code, len(base)), base) | ((base == max_code) & up)
     overflow_code = fmt.inf_code if (rounding == "rne" and not saturate) else max_code
+    code = code[:code_width]
+    if cuts is not None and cuts.has("round"):            # a register after the rounding increment
+        code, overflow, zero = cuts.cut("round", code, overflow, zero)
     result = Signal(code_width, name=f"{name}_result")
-    m.d.comb += result.eq(Mux(zero, 0, Mux(overflow, overflow_code, code[:code_width])))
+    m.d.comb += result.eq(Mux(zero, 0, Mux(overflow, overflow_code, code)))
     return result
