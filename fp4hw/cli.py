@@ -77,8 +77,8 @@ def _add_unit_options(p):
     p.add_argument("--mul-stages", dest="mul_stages", type=int, help="dot: multiplier register stages (0..3)")
     p.add_argument("--tree-every", dest="tree_every", type=int,
                    help="dot: a register every N levels of the adder tree (0: none)")
-    p.add_argument("--scale-stages", dest="scale_stages", type=int, help="dot: ScaleApply register stages (0..5)")
-    p.add_argument("--add-stages", dest="add_stages", type=int, help="dot: FP32 accumulator adder stages (0..8)")
+    p.add_argument("--scale-stages", dest="scale_stages", type=int, help="dot: ScaleApply register stages (0..6)")
+    p.add_argument("--add-stages", dest="add_stages", type=int, help="dot: FP32 accumulator adder stages (0..10)")
     p.add_argument("--load-stages", dest="load_stages", type=int,
                    help="dot: the loaders' token register between word front end and aligner (0 or 1)")
     p.add_argument("--name", help="top module name (default: the unit name)")

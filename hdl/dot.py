@@ -180,11 +180,11 @@ class DotEngine(UnitParameters, wiring.Component):
     Depth (DESIGN §4.1; every default keeps today's four-stage engine, latency 4):
       - ``mul_stages`` (0..3): the multiplier's stages (output register, then cuts inside the
         FP8 product); ``tree_every`` (0..16): a register after every k-th level of the lanes'
-        adder tree; ``scale_stages`` (0..5): ScaleApply's cut stages. These registers hold with
+        adder tree; ``scale_stages`` (0..6): ScaleApply's cut stages. These registers hold with
         the rest of the engine (the result register's back-pressure).
       - ``load_stages`` (0..1): the loaders' token register (:class:`PackedLoader` ``stages``),
         between their word front ends and aligners.
-      - ``add_stages`` (0..8): cut stages of the FP32 accumulator adder, behind ``partials`` =
+      - ``add_stages`` (0..10): cut stages of the FP32 accumulator adder, behind ``partials`` =
         P interleaved partial sums (DESIGN §3.5) in two banks, with a combine unit of its own
         (see :meth:`_interleaved`). P × (block / lanes) must exceed ``add_stages``.
       - ``latency``: cycles from a job's last beat to its result with no stalls. Back to back,

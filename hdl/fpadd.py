@@ -28,12 +28,14 @@ EXTRA = 3                                   # guard, round, sticky
 
 # The adder's cut points in datapath order, and the ones each ``stages`` setting registers
 # (chosen from the measured SG13G2 path of each segment, see FloatAdder).
-CUT_POINTS = ("operands", "swap", "align", "add", "count", "normalize", "shift", "round")
+CUT_POINTS = ("operands", "swap", "align", "carry", "add", "count", "normalize", "shift", "increment", "round")
 STAGE_CUTS = {0: (), 1: ("normalize",), 2: ("add", "shift"), 3: ("swap", "normalize", "shift"),
               4: ("swap", "add", "normalize", "shift"), 5: ("swap", "align", "add", "normalize", "shift"),
               6: ("operands", "swap", "align", "add", "normalize", "shift"),
               7: ("operands", "swap", "align", "add", "count", "normalize", "shift"),
-              8: ("operands", "swap", "align", "add", "count", "normalize", "shift", "round")}
+              8: ("operands", "swap", "align", "add", "count", "normalize", "shift", "round"),
+              9: ("operands", "swap", "align", "add", "count", "normalize", "shift", "increment", "round"),
+              10: ("operands", "swap", "align", "carry", "add", "count", "normalize", "shift", "increment", "round")}
 MAX_STAGES = max(STAGE_CUTS)
 
 
@@ -91,8 +93,23 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
     m.d.comb += addend.eq(aligned | lost)                     # sticky into the lowest bit
     sig_big, addend, lsb, subtract = cuts.cut("align", sig_big, addend, lsb, subtract)
     total = Signal(25 + EXTRA, name=f"{name}_total")
-    m.d.comb += total.eq(Mux(subtract, Cat(Const(0, EXTRA), sig_big) - addend,
-                             Cat(Const(0, EXTRA), sig_big) + addend))
+    if cuts.chosen("carry"):
+        # the add in two halves around a register: big - addend = big + ~addend + 1 (its carry
+        # out dropped, the difference being non-negative)
+        x = Cat(Const(0, EXTRA), sig_big)
+        y = Signal(24 + EXTRA, name=f"{name}_operand")         # one wire: both halves read it
+        m.d.comb += y.eq(Mux(subtract, ~addend, addend))
+        half = (24 + EXTRA) // 2
+        low = Signal(half + 1, name=f"{name}_sum_low")
+        m.d.comb += low.eq(x[:half] + y[:half] + subtract)
+        low, x_high, y_high, lsb, subtract = cuts.cut("carry", low, x[half:], y[half:], lsb, subtract)
+        high = Signal(24 + EXTRA - half + 1, name=f"{name}_sum_high")
+        m.d.comb += [high.eq(x_high + y_high + low[half]),
+                     total.eq(Cat(low[:half], high[:-1], high[-1] & ~subtract))]
+    else:
+        cuts.cut("carry")
+        m.d.comb += total.eq(Mux(subtract, Cat(Const(0, EXTRA), sig_big) - addend,
+                                 Cat(Const(0, EXTRA), sig_big) + addend))
     total, lsb = cuts.cut("add", total, lsb)
     carried.append(cuts.carry(total == 0))
     code = round_to_float(m, total, lsb, fp32, "rne", name, cuts=cuts)
@@ -112,10 +129,10 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
 
 class FloatAdder(wiring.Component):
     """``lanes`` FP32 adders: ports ``a``, ``b`` In, ``result`` Out (lanes × 32 bits each).
-    ``stages`` (0..8) selects the register stages inside the adder (``STAGE_CUTS``, from the
+    ``stages`` (0..10) selects the register stages inside the adder (``STAGE_CUTS``, from the
     cut points after the operands as read, the operand swap, the alignment shift, the aligned
-    add, the leading-zero count, the shift distance, the rounding shift and the rounding
-    increment); ``latency`` is ``stages`` cycles, one addition per cycle. Golden function: numpy float32 ``a + b`` with
+    add's lower half, the aligned add, the leading-zero count, the shift distance, the rounding
+    shift, before and after the rounding increment); ``latency`` is ``stages`` cycles, one addition per cycle. Golden function: numpy float32 ``a + b`` with
     NaN as 0x7FC00000. Exposed for its own tests and the timing of each setting; the dot
     engine uses :func:`fp32_add` with the same cuts."""
 

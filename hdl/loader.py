@@ -95,7 +95,8 @@ class _Aligner(wiring.Component):
             tail_flag = Signal(name="tail_flag")
             tail_shift = Signal(range(W), name="tail_shift")
             offset = token.job.offset
-            rem = Mux(token.first, token.job.count, remaining)
+            rem = Signal(self._count_bits, name="elements_left")      # one wire: every bit of it is used
+            m.d.comb += rem.eq(Mux(token.first, token.job.count, remaining))
             shift = Signal(range(W), name="shift")
             m.d.comb += shift.eq(Mux(tail, tail_shift, offset << 2))
             # L is a power of two: comparisons with L are bit slices, not carry chains (a 26-bit

@@ -74,6 +74,10 @@ class Cuts:
         """Whether ``point`` is one of the datapath's cut points (chosen or not)."""
         return point in self._points
 
+    def chosen(self, point: str) -> bool:
+        """Whether ``point`` gets a register stage (a datapath may arrange its logic for it)."""
+        return point in self._chosen
+
     def carry(self, value) -> int:
         """Carry ``value`` through every later cut; returns the handle for :meth:`get`."""
         self._carried.append(Value.cast(value))

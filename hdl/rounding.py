@@ -56,8 +56,8 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     ``cuts`` (an :class:`hdl.pipeline.Cuts` whose points include ``"normalize"`` and
     ``"shift"``, rne only) pipelines the rounder: ``count`` (if among its points) after the
     leading-zero count, ``normalize`` after the shift distance, ``shift`` after the barrel
-    shift and the sticky bit, ``round`` (if among its points) after the rounding increment and
-    the overflow test. Returns a Signal.
+    shift and the sticky bit, ``increment`` and ``round`` (if among its points) before and
+    after the rounding increment and the overflow test. Returns a Signal.
     """
     if cuts is not None and rounding != "rne":
         raise ValueError("a pipelined rounder (cuts) rounds to nearest even only")
@@ -167,6 +167,8 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     # normal); the rounding increment and the overflow test then run side by side.
     base = Signal(unsigned(len(exponent_code) + 1), name=f"{name}_base")
     m.d.comb += base.eq(Cat(kept[:mbits], exponent_code[mbits:] + kept[mbits]))
+    if cuts is not None and cuts.has("increment"):        # a register before the rounding increment
+        base, up, zero = cuts.cut("increment", base, up, zero)
     code = Signal(unsigned(len(base) + 1), name=f"{name}_code")
     m.d.comb += code.eq(increment(base, up))              # log-depth carries (the last segment)
     max_code = fmt.max_code

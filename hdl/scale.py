@@ -32,9 +32,10 @@ FP32_NAN = 0x7FC00000
 # The cut points in datapath order: after the scaled magnitude and its LSB exponent, after the
 # rounder's leading-zero count itself, after its shift distance, after its shift, after its
 # rounding increment; the points each ``stages`` setting registers.
-CUT_POINTS = ("magnitude", "count", "normalize", "shift", "round")
+CUT_POINTS = ("magnitude", "count", "normalize", "shift", "increment", "round")
 STAGE_CUTS = {0: (), 1: ("normalize",), 2: ("magnitude", "shift"), 3: ("magnitude", "normalize", "shift"),
-              4: ("magnitude", "count", "normalize", "shift"), 5: ("magnitude", "count", "normalize", "shift", "round")}
+              4: ("magnitude", "count", "normalize", "shift"), 5: ("magnitude", "count", "normalize", "shift", "round"),
+              6: ("magnitude", "count", "normalize", "shift", "increment", "round")}
 
 
 def block_sum_width(fmt) -> int:
@@ -94,7 +95,7 @@ class ScaleApply(UnitParameters, wiring.Component):
     Pipelining: ``stages`` register stages at the cut points ``STAGE_CUTS[stages]`` (1: after
     the rounder's shift distance; 2: after the scaled magnitude and after the rounder's shift;
     3: those three; 4: and after the leading-zero count itself; 5: and after the rounding
-    increment); a setting past 5 adds output registers. Latency ``stages`` cycles
+    increment; 6: and before it); a setting past 6 adds output registers. Latency ``stages`` cycles
     (combinational at 0), one result per cycle. Golden function:
     ``golden.mx.block_value(total, scale_a, scale_b, fmt, invalid)`` or
     ``golden.mx.scale_value(value, scale, input)``.
