@@ -72,7 +72,7 @@ def _add_unit_options(p):
     p.add_argument("--activations", help="dot, gemv: mixed mode with fp16 or bf16 activations")
     p.add_argument("--max-k", dest="max_k", type=int, help="gemv: longest activation vector (4096)")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
-    p.add_argument("--stages", type=int, help="output register stages (default 0; loader: its token register, 0 or 1)")
+    p.add_argument("--stages", type=int, help="output register stages (default 0; loader: its token and beat registers, 0..2)")
     p.add_argument("--partials", type=int, help="dot: interleaved FP32 partial sums (power of two, default 1)")
     p.add_argument("--mul-stages", dest="mul_stages", type=int, help="dot: multiplier register stages (0..3)")
     p.add_argument("--tree-every", dest="tree_every", type=int,
@@ -80,7 +80,7 @@ def _add_unit_options(p):
     p.add_argument("--scale-stages", dest="scale_stages", type=int, help="dot: ScaleApply register stages (0..6)")
     p.add_argument("--add-stages", dest="add_stages", type=int, help="dot: FP32 accumulator adder stages (0..10)")
     p.add_argument("--load-stages", dest="load_stages", type=int,
-                   help="dot: the loaders' token register between word front end and aligner (0 or 1)")
+                   help="dot: the loaders' token register (1) and beat register (2) around the aligner (0..2)")
     p.add_argument("--name", help="top module name (default: the unit name)")
 
 

@@ -182,8 +182,9 @@ class DotEngine(UnitParameters, wiring.Component):
         FP8 product); ``tree_every`` (0..16): a register after every k-th level of the lanes'
         adder tree; ``scale_stages`` (0..6): ScaleApply's cut stages. These registers hold with
         the rest of the engine (the result register's back-pressure).
-      - ``load_stages`` (0..1): the loaders' token register (:class:`PackedLoader` ``stages``),
-        between their word front ends and aligners.
+      - ``load_stages`` (0..2): the loaders' token register between their word front ends and
+        aligners, and with 2 their beat register after the aligners (:class:`PackedLoader`
+        ``stages``).
       - ``add_stages`` (0..10): cut stages of the FP32 accumulator adder, behind ``partials`` =
         P interleaved partial sums (DESIGN §3.5) in two banks, with a combine unit of its own
         (see :meth:`_interleaved`). P × (block / lanes) must exceed ``add_stages``.
@@ -220,7 +221,7 @@ class DotEngine(UnitParameters, wiring.Component):
         self._tree_every = check_int("tree_every", tree_every, 0, 16)
         self._scale_stages = check_int("scale_stages", scale_stages, 0, max(SCALE_STAGE_CUTS))
         self._add_stages = check_int("add_stages", add_stages, 0, ADD_MAX_STAGES)
-        self._load_stages = check_int("load_stages", load_stages, 0, 1)
+        self._load_stages = check_int("load_stages", load_stages, 0, 2)
         beats = block // self._lanes
         if self._partials * beats < self._add_stages + 1:
             need = -(-(self._add_stages + 1) // beats)

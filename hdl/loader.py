@@ -31,7 +31,8 @@ an aligned job's first beat leaves in the cycle its first word arrives, one cycl
 a start inside a word adds one word (w0 alone makes no beat) and, when the last beat lies inside
 the last word, one flush cycle; zero-word decompression adds one cycle (its input buffer);
 ``stages=1`` adds one cycle (the token register) and makes the lanes combinational from it
-instead of from the words.
+instead of from the words; ``stages=2`` adds another (the beat register): the lanes leave a
+register.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -197,8 +198,9 @@ class PackedLoader(wiring.Component):
     ``scales`` (None, ``"e8m0"`` or ``"ue4m3"``: an MX scale side stream, linear layout) with
     ``block`` (16 or 32 elements per scale), ``decode`` (None or fp16/bf16/fp32: lanes leave as
     ``hdl.Decoder`` values of element format ``fmt``), ``count_bits`` (job size field),
-    ``stages`` (0 or 1: a register between the word front end and the aligner, for a clocked
-    reader such as the pipelined dot engine; it adds one cycle of latency, not of throughput).
+    ``stages`` (0..2: a register between the word front end and the aligner, and with 2 one
+    after the aligner, for a clocked reader such as the pipelined dot engine; each adds one
+    cycle of latency, none of throughput).
 
     Ports:
       - ``job``: In stream of ``job_layout``: ``count`` elements (diagonal: a multiple of L*L,
@@ -221,7 +223,7 @@ class PackedLoader(wiring.Component):
                  scales: str | None = None, block: int = 32, decode: str | None = None, fmt="e2m1",
                  count_bits: int = 24, stages: int = 0):
         self._word_bits = check_word_bits(word_bits)
-        self._stages = check_int("stages", stages, 0, 1)
+        self._stages = check_int("stages", stages, 0, 2)
         self._lanes = word_bits // 4
         if layout not in LAYOUTS:
             raise ValueError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
@@ -293,7 +295,8 @@ class PackedLoader(wiring.Component):
     @property
     def stages(self):
         """Register stages inside the loader (0: lanes combinational from the words; 1: a
-        register between the word front end and the aligner, one more cycle of latency)."""
+        register between the word front end and the aligner; 2: and one after the aligner),
+        each one more cycle of latency."""
         return self._stages
 
     def elaborate(self, platform):
@@ -308,6 +311,8 @@ class PackedLoader(wiring.Component):
         m.d.comb += [aligner.tokens.valid.eq(tokens.valid), aligner.tokens.payload.eq(tokens.payload),
                      tokens.ready.eq(aligner.tokens.ready)]
         beats, out = aligner.beats, self.lanes
+        if self._stages >= 2:               # and the aligner's logic from what reads the lanes
+            beats = stream_register(m, beats, "beat_register")
         m.d.comb += [out.payload.mask.eq(beats.payload.mask), out.payload.last.eq(beats.payload.last),
                      out.payload.error.eq(beats.payload.error)]
         if self._decode is None:

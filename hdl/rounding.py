@@ -167,12 +167,25 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     # normal); the rounding increment and the overflow test then run side by side.
     base = Signal(unsigned(len(exponent_code) + 1), name=f"{name}_base")
     m.d.comb += base.eq(Cat(kept[:mbits], exponent_code[mbits:] + kept[mbits]))
-    if cuts is not None and cuts.has("increment"):        # a register before the rounding increment
-        base, up, zero = cuts.cut("increment", base, up, zero)
-    code = Signal(unsigned(len(base) + 1), name=f"{name}_code")
-    m.d.comb += code.eq(increment(base, up))              # log-depth carries (the last segment)
     max_code = fmt.max_code
-    overflow = ~at_least(Const(max_code, len(base)), base) | ((base == max_code) & up)
+    code = Signal(unsigned(len(base) + 1), name=f"{name}_code")
+    if cuts is not None and cuts.chosen("increment"):
+        # A register before the increment, with what it needs precomputed: ones[i] = base[:i]
+        # all ones (the carry into bit i when up), and the overflow test's two comparisons; the
+        # last segment is then one AND and one XOR per bit.
+        ones = Signal(len(base) + 1, name=f"{name}_ones_below")
+        m.d.comb += ones.eq(increment(base, 1) ^ Cat(base, 0))     # bit i set: a carry into bit i
+        above_max = Signal(name=f"{name}_above_max")
+        at_max = Signal(name=f"{name}_at_max")
+        m.d.comb += [above_max.eq(~at_least(Const(max_code, len(base)), base)), at_max.eq(base == max_code)]
+        base, up, zero, ones, above_max, at_max = cuts.cut("increment", base, up, zero, ones, above_max, at_max)
+        m.d.comb += code.eq(Cat(base, 0) ^ (ones & up.replicate(len(ones))))
+        overflow = above_max | (at_max & up)
+    else:
+        if cuts is not None and cuts.has("increment"):
+            cuts.cut("increment")
+        m.d.comb += code.eq(increment(base, up))          # log-depth carries (the last segment)
+        overflow = ~at_least(Const(max_code, len(base)), base) | ((base == max_code) & up)
     overflow_code = fmt.inf_code if (rounding == "rne" and not saturate) else max_code
     code = code[:code_width]
     if cuts is not None and cuts.has("round"):            # a register after the rounding increment

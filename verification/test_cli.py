@@ -34,7 +34,7 @@ def test_verilog_is_byte_identical_across_runs(tmp_path):
     ("scale_apply", []), ("scale_apply", ["--fmt", "nvfp4"]), ("scale_apply", ["--fmt", "mxfp8_e4m3", "--stages", "1"]),
     ("scale_apply", ["--mode", "value", "--input", "fp16"]), ("scale_apply", ["--fmt", "nvfp4", "--stages", "3"]),
     ("dot", ["--fmt", "mxfp4", "--lanes", "8", "--partials", "4", "--add-stages", "10", "--mul-stages", "1",
-             "--tree-every", "2", "--scale-stages", "6", "--load-stages", "1"]),
+             "--tree-every", "2", "--scale-stages", "6", "--load-stages", "2"]),
     ("multiplier", ["--fmt", "e4m3", "--stages", "3"]),
     full("quantizer", ["--lanes", "8"]), full("quantizer", ["--fmt", "nvfp4", "--input", "fp16", "--lanes", "4",
                                                               "--rounding", "stochastic"]),

@@ -90,7 +90,7 @@ def test_dot_engine_on_verilator(config, tmp_path, simulator):
 # the partials order: test_pipelined_dot_bench_catches_a_wrong_partials_order). make test: the
 # deepest 8-lane setting (P = 4, the 250 MHz one) on Verilator and Icarus; the others in verify-full.
 PIPELINED = [
-    icarus(CONFIGS[1], dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=1),
+    icarus(CONFIGS[1], dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=2),
            id="mxfp4-lanes8-P4-deepest"),
     full(CONFIGS[1], dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1),
          id="mxfp4-lanes8-P2"),
@@ -170,7 +170,7 @@ DEPTHS = [
     ("mxfp8_e4m3", 8, dict(partials=4, add_stages=5, mul_stages=3, tree_every=1, scale_stages=3)),
     ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3)),
     ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1)),
-    ("mxfp4", 8, dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=1)),
+    ("mxfp4", 8, dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=2)),
 ]
 
 
@@ -289,7 +289,7 @@ def test_pipelined_dot_engine_parameters_are_checked():
 
 @pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)),
                                           (8, dict(partials=4, add_stages=10, mul_stages=1, tree_every=2,
-                                                   scale_stages=6, load_stages=1))])
+                                                   scale_stages=6, load_stages=2))])
 def test_pipelined_dot_engine_keeps_one_beat_per_cycle_back_to_back(lanes, depth):
     """Jobs of k = 1024 back to back, nothing stalling: one result every k / lanes cycles, i.e.
     a beat on every cycle (the partials are combined in the other bank while the next job
