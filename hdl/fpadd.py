@@ -51,8 +51,13 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
     cuts = cuts if cuts is not None else Cuts(m, CUT_POINTS, (), name=name)
     a, b = cuts.cut("operands", a, b)                         # operands registered as read (6 stages)
     mag_a, mag_b = a[:31], b[:31]
-    a_bigger = Signal(name=f"{name}_a_bigger")
-    m.d.comb += a_bigger.eq(at_least(mag_a, mag_b))          # a log-depth compare, not a borrow chain
+    # registered operands (a pipelined adder): a log-depth compare, not a borrow chain
+    fast = cuts.chosen("operands")
+    if fast:
+        a_bigger = Signal(name=f"{name}_a_bigger")
+        m.d.comb += a_bigger.eq(at_least(mag_a, mag_b))
+    else:
+        a_bigger = mag_a >= mag_b
     big = Signal(32, name=f"{name}_big")
     small = Signal(32, name=f"{name}_small")
     m.d.comb += [big.eq(Mux(a_bigger, a, b)), small.eq(Mux(a_bigger, b, a))]
@@ -65,10 +70,12 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
 
     sig_big, e_big = fields(big)
     sig_small, e_small = fields(small)
-    # the exponent difference both ways, beside the compare, then chosen by it
-    e_a, e_b = fields(a)[1], fields(b)[1]
     distance = Signal(8, name=f"{name}_distance")
-    m.d.comb += distance.eq(Mux(a_bigger, e_a - e_b, e_b - e_a))
+    if fast:                     # the exponent difference both ways, beside the compare, then chosen
+        e_a, e_b = fields(a)[1], fields(b)[1]
+        m.d.comb += distance.eq(Mux(a_bigger, e_a - e_b, e_b - e_a))
+    else:
+        m.d.comb += distance.eq(e_big - e_small)
     shift = Signal(range(24 + EXTRA + 1), name=f"{name}_shift")
     m.d.comb += shift.eq(Mux(distance > 24 + EXTRA, 24 + EXTRA, distance))
     lsb = Signal(signed(10), name=f"{name}_lsb")

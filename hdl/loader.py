@@ -62,8 +62,9 @@ def beat_layout(lanes: int, value_shape, scales: int, scale_bits: int) -> data.S
 class _Aligner(wiring.Component):
     """Tokens in, beats of L codes out (see the module docstring)."""
 
-    def __init__(self, word_bits: int, count_bits: int, layout: str):
+    def __init__(self, word_bits: int, count_bits: int, layout: str, sliced: bool = False):
         self._word_bits = word_bits
+        self._sliced = sliced
         self._lanes = word_bits // 4
         self._layout = layout
         job = job_layout(self._lanes, count_bits)
@@ -96,23 +97,29 @@ class _Aligner(wiring.Component):
             tail_flag = Signal(name="tail_flag")
             tail_shift = Signal(range(W), name="tail_shift")
             offset = token.job.offset
-            rem = Signal(self._count_bits, name="elements_left")      # one wire: every bit of it is used
-            m.d.comb += rem.eq(Mux(token.first, token.job.count, remaining))
+            sliced = self._sliced
+            if sliced:
+                rem = Signal(self._count_bits, name="elements_left")      # one wire: every bit of it is used
+                m.d.comb += rem.eq(Mux(token.first, token.job.count, remaining))
+            else:
+                rem = Mux(token.first, token.job.count, remaining)
             shift = Signal(range(W), name="shift")
             m.d.comb += shift.eq(Mux(tail, tail_shift, offset << 2))
-            # L is a power of two: comparisons with L are bit slices, not carry chains (a 26-bit
-            # comparator was the pipelined dot engine's critical path)
+            # ``sliced`` (a registered loader, stages > 0): L is a power of two, so comparisons
+            # with L are bit slices, not carry chains (a 26-bit comparator was the pipelined dot
+            # engine's critical path); unregistered, the comparisons as they were.
             k = L.bit_length() - 1
 
             def at_least_lanes(n):
-                return n[k:].any()
+                return n[k:].any() if sliced else n >= L
 
             def at_most_lanes(n):
-                return ~n[k:].any() | ((n[k:] == 1) & ~n[:k].any())
+                return (~n[k:].any() | ((n[k:] == 1) & ~n[:k].any())) if sliced else n <= L
 
             def mask_of(n):
                 """The lowest ``min(n, L)`` lanes."""
-                return Mux(at_least_lanes(n), all_lanes, ((Const(1, L + 1) << n[:k]) - 1)[:L])
+                low = n[:k] if sliced else n[:L.bit_length()]
+                return Mux(at_least_lanes(n), all_lanes, ((Const(1, L + 1) << low) - 1)[:L])
             lanes_now = Signal(L, name="lane_mask")
             window = Signal(2 * W, name="window")
             with m.If(tail):                               # the job's last elements, from ``prev``
@@ -124,7 +131,10 @@ class _Aligner(wiring.Component):
                 special_tokens()
             with m.Else():
                 count = token.job.count                                        # the whole job in one word:
-                alone = token.first & ~count[k + 1:].any() & ((count[:k + 1] + offset) <= L)   # offset + count <= L
+                if sliced:                                                     # offset + count <= L
+                    alone = token.first & ~count[k + 1:].any() & ((count[:k + 1] + offset) <= L)
+                else:
+                    alone = token.first & (offset + count <= L)
                 holds = token.first & (offset != 0) & ~alone                   # first word: no beat yet
                 m.d.comb += [window.eq(Mux(token.first | (offset == 0), word, Cat(prev, word))),
                              lanes_now.eq(mask_of(rem))]
@@ -135,7 +145,7 @@ class _Aligner(wiring.Component):
                                  out.last.eq(at_most_lanes(rem)), out.error.eq(token.flag & at_most_lanes(rem))]
                 with m.If(take):
                     m.d.sync += [prev.eq(word), remaining.eq(Mux(holds, rem, rem - L))]
-                    with m.If(token.final & ~holds & ~at_most_lanes(rem)):
+                    with m.If(token.final & ~holds & (~at_most_lanes(rem) if sliced else rem > L)):
                         m.d.sync += [tail.eq(1), tail_flag.eq(token.flag), tail_shift.eq(offset << 2)]
             with m.If((~token.empty & ~token.abort) | tail):
                 shifted = (window >> shift)[:W]
@@ -302,14 +312,16 @@ class PackedLoader(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.front = front = WordFrontEnd(self._word_bits, self._count_bits, self._compressed)
-        m.submodules.aligner = aligner = _Aligner(self._word_bits, self._count_bits, self._layout)
+        m.submodules.aligner = aligner = _Aligner(self._word_bits, self._count_bits, self._layout,
+                                                  sliced=self._stages > 0)
         wiring.connect(m, wiring.flipped(self.job), front.job)
         wiring.connect(m, wiring.flipped(self.words), front.words)
-        tokens = front.tokens
         if self._stages:                    # cut the front end's registers from the aligner's logic
-            tokens = stream_register(m, tokens, "token_register")
-        m.d.comb += [aligner.tokens.valid.eq(tokens.valid), aligner.tokens.payload.eq(tokens.payload),
-                     tokens.ready.eq(aligner.tokens.ready)]
+            tokens = stream_register(m, front.tokens, "token_register")
+            m.d.comb += [aligner.tokens.valid.eq(tokens.valid), aligner.tokens.payload.eq(tokens.payload),
+                         tokens.ready.eq(aligner.tokens.ready)]
+        else:
+            wiring.connect(m, front.tokens, aligner.tokens)
         beats, out = aligner.beats, self.lanes
         if self._stages >= 2:               # and the aligner's logic from what reads the lanes
             beats = stream_register(m, beats, "beat_register")

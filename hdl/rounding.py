@@ -89,7 +89,10 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         m.d.comb += floor.eq(emin + pad - Value.cast(lsb_exponent))
     limit = width + (sr_bits if rounding == "stochastic" else 1)
     floor_shift = None
-    if not isinstance(lsb_exponent, int):
+    # With a register after the count (a pipelined rounder), the subnormal branch's shift is
+    # computed beside the count; otherwise the one clamp after the Mux below (fewer gates).
+    early_clamp = cuts is not None and cuts.chosen("count") and not isinstance(lsb_exponent, int)
+    if early_clamp:
         # the subnormal branch's shift, clamped, from the LSB exponent alone (beside the count)
         floor_shift = Signal(range(limit + 1), name=f"{name}_floor_shift")
         below_mbits = Signal(exponent, name=f"{name}_floor_less_m")
@@ -109,10 +112,13 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     # The right shift that puts the quantum at bit 0; >= 0 for a non-zero magnitude (the
     # padding), and anything past the whole word shifts everything out, so it is clamped.
     shift = Signal(range(limit + 1), name=f"{name}_shift")
-    if isinstance(lsb_exponent, int):
+    if not early_clamp:
         distance = Signal(signed(len(above) + 2), name=f"{name}_distance")
-        m.d.comb += [distance.eq(Mux(subnormal, floor, top) - mbits),
-                     shift.eq(distance)]                # 0 <= distance < width on a fixed grid
+        m.d.comb += distance.eq(Mux(subnormal, floor, top) - mbits)
+        if isinstance(lsb_exponent, int):
+            m.d.comb += shift.eq(distance)              # 0 <= distance < width on a fixed grid
+        else:
+            m.d.comb += shift.eq(Mux(distance > limit, limit, Mux(distance < 0, 0, distance)))
     else:
         # clamp(Mux(subnormal, floor, top) - mbits) as a Mux of the two clamped branches: the
         # floor branch is ready before the count; top - mbits <= width - 1 - mbits < limit, so
@@ -184,8 +190,8 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     else:
         if cuts is not None and cuts.has("increment"):
             cuts.cut("increment")
-        m.d.comb += code.eq(increment(base, up))          # log-depth carries (the last segment)
-        overflow = ~at_least(Const(max_code, len(base)), base) | ((base == max_code) & up)
+        m.d.comb += code.eq(base + up)
+        overflow = (base > max_code) | ((base == max_code) & up)
     overflow_code = fmt.inf_code if (rounding == "rne" and not saturate) else max_code
     code = code[:code_width]
     if cuts is not None and cuts.has("round"):            # a register after the rounding increment
