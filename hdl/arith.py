@@ -4,8 +4,10 @@
 - :func:`normalize`: shift a significand left until its top bit is set.
 - :func:`max_tree`: the largest of several unsigned values (block amax).
 - :func:`increment`, :func:`at_least`: ``value + bit`` and ``a >= b`` as log-depth prefix
-  trees. Yosys maps ``+`` and ``>=`` to a ripple chain that ABC, at the flow's clock target,
-  leaves long: these are what a pipelined unit's critical segment uses instead.
+  trees, for the segments of a pipelined unit (the rounder's carry mask before its increment
+  cut, the FP32 adder's compare of registered operands). Yosys maps ``+`` and ``>=`` to chains;
+  whether a tree survives ABC was measured per use (in the unpipelined rounder it did not pay,
+  and it slows the Amaranth simulator), so the unpipelined units keep ``+`` and ``>=``.
 
 - :func:`classify`: the one classifier of float codes (NaN / Inf / zero / subnormal), used by
   the decoder, the multipliers, the MAC and the FP32 adder;
