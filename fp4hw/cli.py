@@ -339,7 +339,7 @@ def _analyze(args) -> int:
     with files.staging(out) as work:
         written = analysis_report.write_analysis(results, work / "out", "fp4hw analyze " + " ".join(sys.argv[2:]),
                                                  log=bar.log)
-        files.replace_folder(work / "out", out)
+        files.publish(work / "out", out, written)      # its own files only: the user's stay (issue 33)
     print(f"wrote {out}/: {', '.join(written)}")
     return 0
 

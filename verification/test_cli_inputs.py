@@ -335,3 +335,20 @@ def test_fuzzed_argv_never_raises(argv, monkeypatch):
         "generic_cells": 0, "generic_cells_by_type": {}, "transistors": 0, "transistors_exclude_ffs": False,
         "depth": 0, "ice40_lut4": 0, "ice40_carry": 0, "ice40_dff": 0})
     assert main(argv) in (0, 1, 2)
+
+
+def test_analyze_into_a_folder_with_the_users_files_keeps_them(tmp_path, monkeypatch):
+    """issue 33: `analyze -o DIR` (also the current folder) replaces only its own files; it used
+    to empty the folder, the user's files with it."""
+    out = tmp_path / "work"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "data").mkdir()
+    (out / "data" / "w.npy").write_bytes(b"x")
+    args = ["analyze", "--tensor", "normal", "--schemes", "mxfp4", "--rows", "4", "--cols", "64", "-o"]
+    assert main(args + [str(out)]) == 0
+    assert (out / "notes.txt").read_text() == "mine" and (out / "data" / "w.npy").read_bytes() == b"x"
+    assert (out / "analysis.md").exists() and (out / "analysis.json").exists()
+    monkeypatch.chdir(out)
+    assert main(args + ["../work"]) == 0                 # the current folder, named from inside it
+    assert (out / "notes.txt").read_text() == "mine" and (out / "data" / "w.npy").exists()
