@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .params import check_bool
+
 from .rounding import ROUNDINGS, check_rounding, random_bits, round_quanta
 
 _SPECIALS = ("none", "fn", "ieee")
@@ -306,6 +308,7 @@ class MiniFloat(FloatFormat):
         for pname, pvalue in (("ebits", ebits), ("mbits", mbits)):
             if not isinstance(pvalue, (int, np.integer)) or isinstance(pvalue, bool):
                 raise ValueError(f"{pname}={pvalue!r} must be an integer")
+        signed = check_bool("signed", signed)
         if ebits < 1:
             raise ValueError(f"ebits={ebits} must be >= 1 (a float needs an exponent)")
         if mbits < 0:

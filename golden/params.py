@@ -45,6 +45,14 @@ def check_int(name: str, value, low: int | None = None, high: int | None = None,
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """``value`` if it is a bool (numpy's too): a flag takes True or False, not ``"no"`` or 2,
+    which Python's truth rules would silently read as True."""
+    if not isinstance(value, (bool, __import__("numpy").bool_)):
+        raise ParameterTypeError(f"{name}={value!r} must be True or False, not {type(value).__name__}")
+    return bool(value)
+
+
 def check_choice(name: str, value, choices) -> str:
     """``value`` if it is one of the strings ``choices``."""
     if not isinstance(value, str):

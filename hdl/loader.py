@@ -40,7 +40,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
-from golden.params import check_int
+from golden.params import check_bool, check_int
 from golden.packing import LAYOUTS, check_word_bits
 
 from .decoder import Decoder, check_format
@@ -238,7 +238,7 @@ class PackedLoader(wiring.Component):
         if layout not in LAYOUTS:
             raise ValueError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
         self._layout = layout
-        self._compressed = bool(compressed)
+        self._compressed = check_bool("compressed", compressed)
         if scales is not None and scales not in SCALE_FORMATS:
             raise ValueError(f"scales={scales!r} is not None or one of {', '.join(SCALE_FORMATS)}")
         if scales is not None and layout != "linear":

@@ -3,6 +3,7 @@ ValueError, as DESIGN §4 promises), a wrong value a ValueError, each naming the
 
 import pytest
 
+import golden
 import hdl
 from golden.params import ParameterTypeError, check_choice, check_int
 
@@ -36,3 +37,19 @@ def test_units_raise_type_errors_for_wrong_types_and_value_errors_for_wrong_valu
         build("8")
     with pytest.raises(ValueError, match=f"^{name}="):
         build(-1)
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda v: golden.MiniFloat(2, 1, signed=v), "signed"),
+    (lambda v: hdl.PackedLoader(32, compressed=v), "compressed"),
+])
+@pytest.mark.parametrize("value", ["no", 2, 0, None, 1.0])
+def test_a_flag_takes_a_bool(build, name, value):
+    """issue 33: ``compressed="no"`` built a compressing loader and ``signed=2`` a 5-bit format
+    (Python's truth rules); a flag now takes True or False and names itself otherwise."""
+    with pytest.raises(TypeError, match=name):
+        build(value)
+    with pytest.raises(ValueError, match=name):
+        build(value)
+    build(True)
+    build(False)
