@@ -40,7 +40,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden
-from golden.params import check_bool, check_int
+from golden.params import check_bool, check_choice, check_int
 from golden.packing import LAYOUTS, check_word_bits
 
 from .decoder import Decoder, check_format
@@ -252,7 +252,8 @@ class PackedLoader(wiring.Component):
         if self._fmt.bits != 4:
             raise ValueError(f"fmt={self._fmt.name}: the loader carries 4-bit elements")
         if decode is not None:
-            golden.ieee_format(decode)
+            check_choice("decode", decode.lower() if isinstance(decode, str) else decode,
+                         ("fp16", "bf16", "fp32"))               # names itself, not ieee_format's out=
         value_shape = None if decode is None else float_layout(golden.ieee_format(decode))
         self._per_beat = max(1, self._lanes // block) if scales else 0
         scale_bits = SCALE_FORMATS.get(scales, 0)

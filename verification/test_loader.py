@@ -92,7 +92,7 @@ def test_loader_decodes_lanes():
 def test_loader_parameters_are_checked():
     for kwargs, word in [({"word_bits": 24}, "word_bits"), ({"layout": "zigzag"}, "layout"),
                          ({"scales": "e5m2"}, "scales"), ({"layout": "diagonal", "scales": "e8m0"}, "diagonal"),
-                         ({"block": 64}, "block"), ({"decode": "fp8"}, "out"), ({"fmt": "e4m3"}, "fmt"),
+                         ({"block": 64}, "block"), ({"decode": "fp8"}, "decode="), ({"fmt": "e4m3"}, "fmt"),
                          ({"count_bits": 4}, "count_bits"), ({"stages": 3}, "stages")]:
         with pytest.raises(ValueError, match=word):
             hdl.PackedLoader(**kwargs)
