@@ -252,8 +252,7 @@ class PackedLoader(wiring.Component):
         if self._fmt.bits != 4:
             raise ValueError(f"fmt={self._fmt.name}: the loader carries 4-bit elements")
         if decode is not None:
-            check_choice("decode", decode.lower() if isinstance(decode, str) else decode,
-                         ("fp16", "bf16", "fp32"))               # names itself, not ieee_format's out=
+            check_choice("decode", decode, ("fp16", "bf16", "fp32"))   # names itself, not ieee_format's out=
         value_shape = None if decode is None else float_layout(golden.ieee_format(decode))
         self._per_beat = max(1, self._lanes // block) if scales else 0
         scale_bits = SCALE_FORMATS.get(scales, 0)
