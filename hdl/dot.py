@@ -172,7 +172,7 @@ class DotEngine(UnitParameters, wiring.Component):
 
     Parameters: ``fmt`` (``"mxfp4"``, ``"nvfp4"``, ``"mxfp8_e4m3"``, ``"mxfp8_e5m2"`` or a
     ``golden.mx.BlockFormat``), ``lanes`` (element pairs per cycle: a power of two from 8 to the
-    block size), ``activations`` (None, or ``"fp16"`` / ``"bf16"``: mixed mode, MX weights in
+    block size; default the block size), ``activations`` (None, or ``"fp16"`` / ``"bf16"``: mixed mode, MX weights in
     ``a`` times unscaled FP16/BF16 activations in ``b``; each product exact on the grid of the
     smallest product, the block scaled by ``scale_a`` and rounded once by ``ScaleApply(mode=
     "mixed")``).
@@ -210,12 +210,14 @@ class DotEngine(UnitParameters, wiring.Component):
     partials=P)`` in mixed mode; NaN results are 0x7FC00000.
     """
 
-    def __init__(self, fmt="mxfp4", lanes: int = 32, activations: str | None = None, *, partials: int = 1,
+    def __init__(self, fmt="mxfp4", lanes: int | None = None, activations: str | None = None, *, partials: int = 1,
                  mul_stages: int = 0, tree_every: int = 0, scale_stages: int = 0, add_stages: int = 0,
                  load_stages: int = 0):
         self._fmt = block_format(fmt)
         block = self._fmt.block
-        self._lanes = check_int("lanes", lanes, 8, block, power_of_two=True)
+        # default: one block per beat (32 for the MX formats, 16 for NVFP4, which a fixed
+        # default of 32 would refuse for a parameter the user never gave)
+        self._lanes = check_int("lanes", block if lanes is None else lanes, 8, block, power_of_two=True)
         self._partials = check_partials(partials)
         self._mul_stages = check_int("mul_stages", mul_stages, 0, 3)
         self._tree_every = check_int("tree_every", tree_every, 0, 16)
@@ -226,12 +228,12 @@ class DotEngine(UnitParameters, wiring.Component):
         if self._partials * beats < self._add_stages + 1:
             need = -(-(self._add_stages + 1) // beats)
             raise ValueError(f"partials={partials}: with add_stages={add_stages} and a block every {beats} "
-                             f"beat(s) ({lanes} lanes), a partial sum is read before its last addition lands; "
+                             f"beat(s) ({self._lanes} lanes), a partial sum is read before its last addition lands; "
                              f"partials must be >= {1 << (need - 1).bit_length()}")
         self._element_bits = self._fmt.element.bits
         if self._element_bits not in (4, 8):
             raise ValueError(f"fmt={self._fmt.name}: elements must be 4 or 8 bits")
-        self._word_bits = lanes * self._element_bits
+        self._word_bits = self._lanes * self._element_bits
         self._nibbles = self._element_bits // 4
         self._activation = None
         if activations is not None:
@@ -239,7 +241,7 @@ class DotEngine(UnitParameters, wiring.Component):
             if not self._fmt.is_mx:
                 raise ValueError(f"activations: mixed mode takes MX (E8M0-scaled) weights, not {self._fmt.name}")
             self._activation = golden.ieee_format(activations)
-        self._b_bits = self._word_bits if self._activation is None else lanes * 16
+        self._b_bits = self._word_bits if self._activation is None else self._lanes * 16
         scale = unsigned(self._fmt.scale.bits)
         members = {
             "job": In(stream.Signature(data.StructLayout({"k": unsigned(COUNT_BITS)}))),

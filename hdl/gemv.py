@@ -44,10 +44,10 @@ class GEMV(UnitParameters, wiring.Component):
     with no stalls, each result four cycles after its row's last beat.
     """
 
-    def __init__(self, fmt="mxfp4", lanes: int = 32, max_k: int = 4096, activations: str | None = None):
+    def __init__(self, fmt="mxfp4", lanes: int | None = None, max_k: int = 4096, activations: str | None = None):
         self._engine = DotEngine(fmt, lanes, activations)
         self._fmt = self._engine.fmt
-        self._lanes = lanes
+        self._lanes = self._engine.lanes                  # default: the block size
         self._max_k = check_int("max_k", max_k, self._fmt.block, 1 << 20, multiple_of=self._fmt.block)
         self._mixed = activations is not None
         self._activations_name = activations

@@ -316,3 +316,12 @@ def test_pipelined_mixed_mode_in_amaranth_simulator(activation, lanes, depth):
     got = simulate(dut, t, stall=0.25)
     bad = [(i, t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]
     assert len(got) == len(t.results) and not bad, bad[:4]
+
+
+def test_default_lanes_is_the_block_size():
+    """issue 33: `fp4hw verilog dot --fmt nvfp4` blamed a `--lanes 32` the user never gave; the
+    default is now one block per beat (MX formats 32, as before; NVFP4 16)."""
+    assert hdl.DotEngine("mxfp4").lanes == 32 and hdl.DotEngine("nvfp4").lanes == 16
+    assert hdl.GEMV("nvfp4").lanes == 16 and hdl.GEMV("mxfp8_e4m3").lanes == 32
+    with pytest.raises(ValueError, match="lanes=32"):
+        hdl.DotEngine("nvfp4", 32)
