@@ -337,8 +337,9 @@ def _analyze(args) -> int:
     bar = Progress("analyze")
     results = analysis_report.analyze_tensors(tensors, args.schemes, progress=bar)
     with files.staging(out) as work:
+        from synth.plots import write_analysis_plots
         written = analysis_report.write_analysis(results, work / "out", "fp4hw analyze " + " ".join(sys.argv[2:]),
-                                                 log=bar.log)
+                                                 log=bar.log, plots=write_analysis_plots)
         files.publish(work / "out", out, written)      # its own files only: the user's stay (issue 33)
     print(f"wrote {out}/: {', '.join(written)}")
     return 0

@@ -95,52 +95,18 @@ def markdown(results: dict, title: str = "fp4hw quantization analysis", command:
     return "\n".join(lines)
 
 
-def write_plots(results: dict, out: Path) -> list[str]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    written = []
-    tensors = sorted({r["tensor"] for r in results["rows"]})
-    amax_rows = [r for r in results["rows"] if r["calibration"] == "amax"]
-    schemes = list(dict.fromkeys(r["scheme"] for r in amax_rows))
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    width = 0.8 / max(1, len(tensors))
-    for i, t in enumerate(tensors):
-        values = {r["scheme"]: r["sqnr_db"] for r in amax_rows if r["tensor"] == t}
-        ax.bar([j + i * width for j in range(len(schemes))], [values.get(s, 0) for s in schemes], width, label=t)
-    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(schemes))], schemes, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("SQNR (dB)")
-    ax.set_title("SQNR by scheme (amax calibration / block scales)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "sqnr.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    written.append("sqnr.png")
-    fig, axes = plt.subplots(1, len(tensors), figsize=(4 * len(tensors), 3.4), squeeze=False)
-    for ax, t in zip(axes[0], tensors):
-        for name in ("mxfp4", "nvfp4", "e2m1", "mxfp8_e4m3", "int4"):
-            row = next((r for r in amax_rows if r["tensor"] == t and r["scheme"] == name), None)
-            if row:
-                h = row["histogram"]
-                centres = (np.array(h["edges"][:-1]) + np.array(h["edges"][1:])) / 2
-                ax.semilogy(centres, np.maximum(h["counts"], 0.5), label=name)
-        ax.set_title(t, fontsize=9)
-        ax.set_xlabel("error / RMS(x)", fontsize=8)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "error_histograms.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    written.append("error_histograms.png")
-    return written
-
-
-def write_analysis(results: dict, out: Path, command: str, log=None) -> list[str]:
+def write_analysis(results: dict, out: Path, command: str, log=None, plots=None) -> list[str]:
+    """analysis.json and analysis.md in ``out``, and the figures of ``plots(results, out)`` (a
+    callable returning the names it wrote, e.g. ``synth.plots.write_analysis_plots``: golden
+    computes numbers and draws nothing, DESIGN §1). Returns the names written."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "analysis.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     text = markdown(results, command=command)
     written = ["analysis.json", "analysis.md"]
     try:
-        written += write_plots(results, out)
+        if plots is None:
+            raise ImportError("no plotting given")
+        written += plots(results, out)
     except ImportError:
         note = "plots skipped: matplotlib is not installed (`pip install 'fp4hw[plots]'`)"
         text += "\n" + note + "\n"

@@ -259,8 +259,8 @@ def test_interrupted_analyze_leaves_the_previous_output(tmp_path, capsys, monkey
     before = snapshot(out)
     real = analysis_report.write_analysis
 
-    def interrupted(results, folder, command, log=None):
-        real(results, folder, command, log)                 # everything written, then Ctrl-C
+    def interrupted(results, folder, command, log=None, plots=None):
+        real(results, folder, command, log, plots)          # everything written, then Ctrl-C
         raise KeyboardInterrupt
     monkeypatch.setattr(analysis_report, "write_analysis", interrupted)
     assert main(args) == 130

@@ -2,7 +2,7 @@
 
 Layers, from the bottom: golden ← hdl ← synth ← verification, the CLI (``fp4hw``) on top. A
 package may import the ones below it and itself, never one above; ``golden`` imports only the
-standard library and numpy (and matplotlib, lazily, for the analysis plots), ``hdl`` only the standard library, amaranth and golden. No product
+standard library and numpy (its numbers are drawn by ``synth.plots``), ``hdl`` only the standard library, amaranth and golden. No product
 module (anything but ``verification/test_*.py`` and ``conftest.py``) imports a test module, and
 no package imports the CLI except the tests that exercise it.
 
@@ -18,8 +18,8 @@ from pathlib import Path
 PACKAGES = ("golden", "hdl", "synth", "verification", "fp4hw")
 RANK = {name: i for i, name in enumerate(PACKAGES)}
 # Outside packages each layer may import (None: any).
-# golden's analysis report draws its optional PNG plots with matplotlib, imported lazily.
-EXTERNAL = {"golden": {"numpy", "matplotlib"}, "hdl": {"amaranth"}, "synth": None, "verification": None, "fp4hw": None}
+# golden computes; the analysis figures are drawn by synth.plots (fp4hw analyze passes it in).
+EXTERNAL = {"golden": {"numpy"}, "hdl": {"amaranth"}, "synth": None, "verification": None, "fp4hw": None}
 
 
 def is_test(path: Path) -> bool:
