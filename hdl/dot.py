@@ -147,7 +147,7 @@ def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple, 
     lanes) fed from one ``job`` stream (``k`` elements; each loader counts ``k × nibbles`` of its
     4-bit lanes). A job is latched once and handed to each loader when that loader takes it; a
     new job may come in the cycle both take the pending one (no gap between jobs). Returns the
-    two loaders (``stages``: each loader's token register, :class:`PackedLoader`), whose
+    two loaders (``stages``: each loader's token and beat registers, :class:`PackedLoader`), whose
     ``lanes`` streams the engine consumes."""
     loaders = []
     for name, words, bits in (("a", a_words, word_bits[0]), ("b", b_words, word_bits[1])):
