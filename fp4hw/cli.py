@@ -73,7 +73,9 @@ def _add_unit_options(p):
     p.add_argument("--max-k", dest="max_k", type=int, help="gemv: longest activation vector (4096)")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
     p.add_argument("--stages", type=int, help="output register stages (default 0; loader: its token and beat registers, 0..2)")
-    p.add_argument("--partials", type=int, help="dot: interleaved FP32 partial sums (power of two, default 1)")
+    p.add_argument("--preset", help="dot: depth preset, fast (the 250 MHz depths) or unpipelined (default)")
+    p.add_argument("--partials", type=int,
+                   help="dot: interleaved FP32 partial sums (power of two; default the fewest the adder needs)")
     p.add_argument("--mul-stages", dest="mul_stages", type=int, help="dot: multiplier register stages (0..3)")
     p.add_argument("--tree-every", dest="tree_every", type=int,
                    help="dot: a register every N levels of the adder tree (0: none)")
@@ -156,7 +158,7 @@ def _unit_params(args) -> dict:
     return {k: getattr(args, k) for k in ("fmt", "out", "acc", "rounding", "lanes", "stages", "mode",
                                           "input", "scale_mode", "sr_bits", "seed", "word_bits", "layout",
                                           "compressed", "scales", "block", "decode", "activations", "max_k",
-                                          "partials", "mul_stages", "tree_every", "scale_stages", "add_stages",
+                                          "preset", "partials", "mul_stages", "tree_every", "scale_stages", "add_stages",
                                           "load_stages")}
 
 

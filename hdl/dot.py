@@ -167,6 +167,51 @@ def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple, 
     return loaders
 
 
+# The depth presets (DESIGN §4.1). "fast": the per-part depths measured to reach 250 MHz in
+# SG13G2 (typical corner) with the 8-lane MXFP4 engine: 3.98 ns, README "Timing"; the FP32
+# accumulator adder as deep as keeps jobs of k = 1024 back to back (:func:`fast_add_stages`).
+# "unpipelined": the four-stage engine of earlier releases (latency 4, one partial sum).
+PRESETS = {
+    "fast": {"mul_stages": 1, "tree_every": 2, "scale_stages": 6, "load_stages": 2},
+    "unpipelined": {"mul_stages": 0, "tree_every": 0, "scale_stages": 0, "load_stages": 0, "add_stages": 0},
+}
+
+# The job length the fast preset keeps at one beat per cycle back to back (issue 28: k >= 1024).
+BACK_TO_BACK_K = 1024
+
+
+def fewest_partials(add_stages: int, beats: int) -> int:
+    """The fewest interleaved partial sums (a power of two) with which an accumulator adder of
+    ``add_stages`` stages, fed a block every ``beats`` cycles, never reads a partial sum before
+    its last addition lands: P × beats > add_stages."""
+    need = -(-(add_stages + 1) // beats)
+    return 1 << (need - 1).bit_length()
+
+
+def combine_cycles(add_stages: int, partials: int) -> int:
+    """Cycles the combine unit takes for one job's ``partials`` sums (the additions in flight,
+    then each pairwise level: issue and the adder's latency), plus the publishing cycle. A job
+    of more beats than this keeps the engine at one beat per cycle back to back."""
+    levels = partials.bit_length() - 1
+    return add_stages + sum((partials >> (level + 1)) + add_stages for level in range(levels)) + 1
+
+
+def fast_add_stages(lanes: int, block: int) -> int:
+    """The fast preset's accumulator adder depth: the deepest (at most 10) whose combine, with
+    the fewest partial sums, is shorter than a job of k = 1024 (1024 / lanes beats). 10 for
+    8 and 16 lanes (P = 4 and 8); at 32 lanes the 1024-element job has 32 beats, which leaves 5
+    (P = 8, a 28-cycle combine)."""
+    beats, job = block // lanes, BACK_TO_BACK_K // lanes
+    return max(s for s in range(ADD_MAX_STAGES + 1) if combine_cycles(s, fewest_partials(s, beats)) < job)
+
+
+def preset_depth(preset: str, lanes: int, block: int) -> dict:
+    """The depth parameters of ``preset`` for an engine of ``lanes`` and ``block`` (a new dict)."""
+    depth = dict(PRESETS[preset])
+    depth.setdefault("add_stages", fast_add_stages(lanes, block))
+    return depth
+
+
 class DotEngine(UnitParameters, wiring.Component):
     """Bit-exact block-scaled dot products (see the module docstring for the pipeline).
 
@@ -177,7 +222,12 @@ class DotEngine(UnitParameters, wiring.Component):
     smallest product, the block scaled by ``scale_a`` and rounded once by ``ScaleApply(mode=
     "mixed")``).
 
-    Depth (DESIGN §4.1; every default keeps today's four-stage engine, latency 4):
+    Depth (DESIGN §4.1): ``preset`` ``"fast"`` (default) takes the per-part depths below that
+    reach 250 MHz in SG13G2 with 8 lanes (:data:`PRESETS`; the accumulator adder as deep as
+    keeps jobs of k = 1024 back to back, :func:`fast_add_stages`); ``"unpipelined"`` is the
+    four-stage engine of earlier releases (every depth 0, one partial sum, latency 4). A depth
+    parameter given explicitly overrides the preset's; ``partials`` defaults to the fewest the
+    accumulator adder needs (:func:`fewest_partials`).
       - ``mul_stages`` (0..3): the multiplier's stages (output register, then cuts inside the
         FP8 product); ``tree_every`` (0..16): a register after every k-th level of the lanes'
         adder tree; ``scale_stages`` (0..6): ScaleApply's cut stages. These registers hold with
@@ -210,26 +260,34 @@ class DotEngine(UnitParameters, wiring.Component):
     partials=P)`` in mixed mode; NaN results are 0x7FC00000.
     """
 
-    def __init__(self, fmt="mxfp4", lanes: int | None = None, activations: str | None = None, *, partials: int = 1,
-                 mul_stages: int = 0, tree_every: int = 0, scale_stages: int = 0, add_stages: int = 0,
-                 load_stages: int = 0):
+    def __init__(self, fmt="mxfp4", lanes: int | None = None, activations: str | None = None, *,
+                 preset: str = "unpipelined", partials: int | None = None, mul_stages: int | None = None,
+                 tree_every: int | None = None, scale_stages: int | None = None, add_stages: int | None = None,
+                 load_stages: int | None = None):
         self._fmt = block_format(fmt)
         block = self._fmt.block
         # default: one block per beat (32 for the MX formats, 16 for NVFP4, which a fixed
         # default of 32 would refuse for a parameter the user never gave)
         self._lanes = check_int("lanes", block if lanes is None else lanes, 8, block, power_of_two=True)
-        self._partials = check_partials(partials)
-        self._mul_stages = check_int("mul_stages", mul_stages, 0, 3)
-        self._tree_every = check_int("tree_every", tree_every, 0, 16)
-        self._scale_stages = check_int("scale_stages", scale_stages, 0, max(SCALE_STAGE_CUTS))
-        self._add_stages = check_int("add_stages", add_stages, 0, ADD_MAX_STAGES)
-        self._load_stages = check_int("load_stages", load_stages, 0, 2)
+        self._preset = check_choice("preset", preset, tuple(PRESETS))
         beats = block // self._lanes
+        depth = preset_depth(self._preset, self._lanes, block)
+        given = {"mul_stages": mul_stages, "tree_every": tree_every, "scale_stages": scale_stages,
+                 "add_stages": add_stages, "load_stages": load_stages}
+        depth.update({k: v for k, v in given.items() if v is not None})
+        self._mul_stages = check_int("mul_stages", depth["mul_stages"], 0, 3)
+        self._tree_every = check_int("tree_every", depth["tree_every"], 0, 16)
+        self._scale_stages = check_int("scale_stages", depth["scale_stages"], 0, max(SCALE_STAGE_CUTS))
+        self._add_stages = check_int("add_stages", depth["add_stages"], 0, ADD_MAX_STAGES)
+        self._load_stages = check_int("load_stages", depth["load_stages"], 0, 2)
+        if partials is None:         # the fewest partial sums the accumulator loop needs
+            partials = fewest_partials(self._add_stages, beats)
+        self._partials = check_partials(partials)
         if self._partials * beats < self._add_stages + 1:
-            need = -(-(self._add_stages + 1) // beats)
-            raise ValueError(f"partials={partials}: with add_stages={add_stages} and a block every {beats} "
+            need = fewest_partials(self._add_stages, beats)
+            raise ValueError(f"partials={partials}: with add_stages={self._add_stages} and a block every {beats} "
                              f"beat(s) ({self._lanes} lanes), a partial sum is read before its last addition lands; "
-                             f"partials must be >= {1 << (need - 1).bit_length()}")
+                             f"partials must be >= {need}")
         self._element_bits = self._fmt.element.bits
         if self._element_bits not in (4, 8):
             raise ValueError(f"fmt={self._fmt.name}: elements must be 4 or 8 bits")
@@ -261,8 +319,13 @@ class DotEngine(UnitParameters, wiring.Component):
         return self._partials
 
     @property
+    def preset(self) -> str:
+        """The depth preset the parameters started from (``"fast"`` or ``"unpipelined"``)."""
+        return self._preset
+
+    @property
     def pipelined(self) -> bool:
-        """Whether any depth parameter is set (False: today's four-stage engine)."""
+        """Whether any depth is in effect (False: the four-stage engine, ``preset="unpipelined"``)."""
         return bool(self._mul_stages or self._tree_every or self._scale_stages or self._add_stages
                     or self._load_stages or self._partials > 1)
 
@@ -278,7 +341,7 @@ class DotEngine(UnitParameters, wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from the cycle a job's last beat is taken to the cycle its result is valid,
-        with no stalls (4 for today's engine)."""
+        with no stalls (4 for the unpipelined engine)."""
         to_s3 = self._mul_stages + self._tree_latency() + self._scale_stages + 3
         if not self.pipelined:
             return to_s3 + 1

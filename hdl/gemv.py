@@ -45,7 +45,8 @@ class GEMV(UnitParameters, wiring.Component):
     """
 
     def __init__(self, fmt="mxfp4", lanes: int | None = None, max_k: int = 4096, activations: str | None = None):
-        self._engine = DotEngine(fmt, lanes, activations)
+        # the unpipelined engine (issue 28 step 3, GEMV at the pipelined engine's clock, is open)
+        self._engine = DotEngine(fmt, lanes, activations, preset="unpipelined")
         self._fmt = self._engine.fmt
         self._lanes = self._engine.lanes                  # default: the block size
         self._max_k = check_int("max_k", max_k, self._fmt.block, 1 << 20, multiple_of=self._fmt.block)

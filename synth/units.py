@@ -22,7 +22,7 @@ UNITS = {
     "mac": (MAC, ("fmt", "acc", "rounding", "lanes", "stages")),
     "scale_apply": (ScaleApply, ("fmt", "mode", "input", "stages")),
     "quantizer": (Quantizer, ("fmt", "input", "lanes", "scale_mode", "rounding", "sr_bits", "seed")),
-    "dot": (DotEngine, ("fmt", "lanes", "activations", "partials", "mul_stages", "tree_every", "scale_stages",
+    "dot": (DotEngine, ("fmt", "lanes", "activations", "preset", "partials", "mul_stages", "tree_every", "scale_stages",
                         "add_stages", "load_stages")),
     "gemv": (GEMV, ("fmt", "lanes", "max_k", "activations")),
     "int_multiplier": (IntMultiplier, ("fmt", "lanes", "stages")),

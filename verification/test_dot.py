@@ -278,7 +278,12 @@ def test_the_bench_tells_partial_sum_orders_apart():
 
 def test_pipelined_dot_engine_parameters_are_checked():
     with pytest.raises(ValueError, match="partials must be >= 4"):
-        hdl.DotEngine("mxfp4", 32, add_stages=3)
+        hdl.DotEngine("mxfp4", 32, partials=2, add_stages=3)
+    assert hdl.DotEngine("mxfp4", 32, add_stages=3).partials == 4       # default: the fewest that work
+    with pytest.raises(ValueError, match="preset"):
+        hdl.DotEngine("mxfp4", 8, preset="fastest")
+    with pytest.raises(TypeError, match="preset"):
+        hdl.DotEngine("mxfp4", 8, preset=1)
     with pytest.raises(ValueError, match="partials"):
         hdl.DotEngine("mxfp4", 32, partials=3)
     for name in ("mul_stages", "tree_every", "scale_stages", "add_stages", "load_stages"):
@@ -301,6 +306,40 @@ def test_pipelined_dot_engine_keeps_one_beat_per_cycle_back_to_back(lanes, depth
     add_dot(t, mx.quantize(rng.standard_normal((jobs, k)), "mxfp4"), mx.quantize(rng.standard_normal((jobs, k)), "mxfp4"), 4)
     cycles = result_cycles(dut, t, jobs)
     intervals = np.diff(cycles)
+    assert (intervals == k // lanes).all(), intervals
+
+
+def test_depth_presets():
+    """preset="unpipelined" is the four-stage engine; "fast" is the 250 MHz setting at 8 lanes
+    (the README's measured one), with the accumulator adder as deep as keeps jobs of k = 1024
+    back to back: 10 stages at 8 and 16 lanes, 5 at 32 (a 28-cycle combine against 32 beats),
+    9 for NVFP4 at 16 (61 against 64). An explicit depth overrides the preset's."""
+    from hdl.dot import combine_cycles, fewest_partials
+    today = hdl.DotEngine("mxfp4", 8, preset="unpipelined")
+    assert (today.latency, today.partials, today.pipelined, today.job_delay) == (4, 1, False, 0)
+    fast = hdl.DotEngine("mxfp4", 8, preset="fast")
+    setting = PIPELINED[0].values[1]
+    assert {k: getattr(fast, f"_{k}") for k in setting} == setting and fast.preset == "fast"
+    for fmt, lanes, add, partials in (("mxfp4", 16, 10, 8), ("mxfp4", 32, 5, 8), ("nvfp4", 16, 9, 16),
+                                      ("nvfp4", 8, 10, 8), ("mxfp8_e4m3", 32, 5, 8)):
+        e = hdl.DotEngine(fmt, lanes, preset="fast")
+        assert (e._add_stages, e.partials) == (add, partials), (fmt, lanes)
+        beats = mx.block_format(fmt).block // lanes
+        deeper = combine_cycles(add + 1, fewest_partials(add + 1, beats))
+        assert combine_cycles(add, partials) < 1024 // lanes and (add == 10 or deeper >= 1024 // lanes)
+    assert hdl.DotEngine("mxfp4", 8, preset="fast", add_stages=3, mul_stages=0).partials == 1
+    assert hdl.DotEngine("mxfp4", 8, preset="unpipelined", scale_stages=2).pipelined
+
+
+@pytest.mark.parametrize("lanes", [8, 32])
+def test_fast_preset_keeps_one_beat_per_cycle_back_to_back(lanes):
+    """Jobs of k = 1024 back to back on the fast preset: a result every k / lanes cycles."""
+    rng = np.random.default_rng(4)
+    dut = hdl.DotEngine("mxfp4", lanes, preset="fast")
+    t = DotTraffic(dut.word_bits, partials=dut.partials)
+    jobs, k = 5, 1024
+    add_dot(t, mx.quantize(rng.standard_normal((jobs, k)), "mxfp4"), mx.quantize(rng.standard_normal((jobs, k)), "mxfp4"), 4)
+    intervals = np.diff(result_cycles(dut, t, jobs))
     assert (intervals == k // lanes).all(), intervals
 
 
