@@ -141,9 +141,9 @@ def _parser() -> _Parser:
                                                "relu_sparse; default all) or .npy / .safetensors files")
     p.add_argument("--name", help="the tensor's name inside a .safetensors file")
     p.add_argument("--schemes", nargs="+", help="schemes (default: every MX, NVFP4, per-tensor and INT scheme)")
-    p.add_argument("--rows", type=int, default=64, help="synthetic tensor rows (default 64)")
-    p.add_argument("--cols", type=int, default=1024, help="synthetic tensor columns (default 1024)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rows", type=int, help="synthetic tensor rows (default 64)")
+    p.add_argument("--cols", type=int, help="synthetic tensor columns (default 1024)")
+    p.add_argument("--seed", type=int, help="synthetic tensors' random seed (default 0)")
     p.add_argument("-o", "--output", default="build/analysis", help="output folder (default build/analysis)")
     p = sub.add_parser("claims", help="regenerate docs/claims.md: the seed's claims against measurements")
     p.set_defaults(run=_claims)
@@ -178,8 +178,11 @@ def _verilog(args) -> int:
     text = synth.to_verilog(component, name)
     if args.output:
         files.write_text(args.output, text)
+    elif sys.stdout is None:                   # started with stdout closed: nowhere to write
+        raise ValueError("standard output is closed; give -o FILE")
     else:
         sys.stdout.write(text)
+        sys.stdout.flush()                     # a closed pipe fails here, inside main's handlers
     return 0
 
 
@@ -320,20 +323,36 @@ def _analyze(args) -> int:
     from synth import files
     from .progress import Progress
     from .tensor_io import load_tensor
-    if args.rows < 1 or args.cols < 1:
-        raise ValueError("--rows and --cols must be positive")
-    if args.rows * args.cols > 1 << 26:
-        raise ValueError(f"--rows {args.rows} × --cols {args.cols} is over 2^26 elements; take a smaller tensor")
-    out = files.check_target(args.output, kind="folder")
-    tensors = {}
-    for item in args.tensor or analysis.DISTRIBUTIONS:
-        if item in analysis.DISTRIBUTIONS:
-            tensors[item] = analysis.synthetic(item, (args.rows, args.cols), args.seed)
-        elif item.endswith((".npy", ".safetensors")):
-            tensors[Path(item).name] = load_tensor(item, args.name)
-        else:
+    items = list(args.tensor or analysis.DISTRIBUTIONS)
+    for item in items:
+        if item not in analysis.DISTRIBUTIONS and not item.endswith((".npy", ".safetensors")):
             raise ValueError(f"--tensor {item!r} is not a distribution ({', '.join(analysis.DISTRIBUTIONS)}) "
                              "or a .npy / .safetensors file")
+        if items.count(item) > 1:
+            raise ValueError(f"--tensor {item!r} is given twice")
+    paths = [item for item in items if item not in analysis.DISTRIBUTIONS]
+    # options that would be silently ignored (issue 33)
+    if not any(item.endswith(".safetensors") for item in paths) and args.name is not None:
+        raise ValueError("--name picks a tensor inside a .safetensors file; no .safetensors file is given")
+    given = [f"--{k}" for k in ("rows", "cols", "seed") if getattr(args, k) is not None]
+    if len(paths) == len(items) and given:
+        raise ValueError(f"{', '.join(given)} shape the synthetic tensors; with only files given they would be ignored")
+    rows, cols, seed = (64 if args.rows is None else args.rows, 1024 if args.cols is None else args.cols,
+                        0 if args.seed is None else args.seed)
+    if rows < 1 or cols < 1:
+        raise ValueError("--rows and --cols must be positive")
+    if rows * cols > 1 << 26:
+        raise ValueError(f"--rows {rows} × --cols {cols} is over 2^26 elements; take a smaller tensor")
+    out = files.check_target(args.output, kind="folder")
+    # a file is labelled by its name, or by its path as given where two files share a name
+    names = [Path(item).name for item in paths]
+    tensors = {}
+    for item in items:
+        if item in analysis.DISTRIBUTIONS:
+            tensors[item] = analysis.synthetic(item, (rows, cols), seed)
+        else:
+            label = Path(item).name if names.count(Path(item).name) == 1 else item
+            tensors[label] = load_tensor(item, args.name)
     for name in args.schemes or []:
         analysis.scheme(name)
     bar = Progress("analyze")
@@ -368,7 +387,10 @@ def _one_line(error) -> str:
 
 
 def main(argv=None) -> int:
+    import os
     from synth.toolchain import ToolFailed, ToolMissing
+    if sys.stderr is None:       # started with stderr closed: print(file=None) would write to stdout,
+        sys.stderr = open(os.devnull, "w")       # i.e. into the Verilog a user redirected there (issue 33)
     try:
         args = _parser().parse_args(argv)
         return args.run(args)
@@ -383,6 +405,9 @@ def main(argv=None) -> int:
     except MemoryError:
         print("fp4hw: error: out of memory (the input is too large for this machine)", file=sys.stderr)
         return 2
+    except BrokenPipeError:                             # the reader of stdout went away (| head)
+        sys.stdout = open(os.devnull, "w")             # nothing more to flush at exit
+        return 141
     except OSError as error:                           # a path that cannot be read or written
         where = f" {error.filename}" if error.filename else ""
         print(f"fp4hw: error: cannot access{where} ({error.strerror or _one_line(error)})", file=sys.stderr)

@@ -61,6 +61,17 @@ def _silicon_key(verilog: str, alumacc: bool) -> str:
     return "sg13g2-" + hashlib.sha256((verilog + "\0" + fingerprint + "\0" + versions).encode()).hexdigest()[:24]
 
 
+def _cached(cache: Path) -> dict | None:
+    """A cache entry's record, or None (a miss) when it is absent or not what :func:`_store`
+    writes: unreadable, truncated or not JSON, or not a JSON object (issue 33: a bad entry
+    ended the run in a traceback)."""
+    try:
+        data = json.loads(cache.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data else None
+
+
 def _store(cache: Path, data: dict) -> None:
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
@@ -105,9 +116,10 @@ def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = N
     record["generic_flow"] = generic_flow(alumacc)
     cache = cache_dir / f"{_cache_key(verilog, name, with_unit_gates(unit, params), with_fmax(unit, params), alumacc)}.json"
     start = time.monotonic()
-    cached = cache.exists()
+    entry = _cached(cache)
+    cached = entry is not None
     if cached:
-        record.update(json.loads(cache.read_text()))
+        record.update(entry)
     else:
         try:
             metrics = _generic_metrics(unit, params, verilog, name, alumacc, timeout)
@@ -119,8 +131,9 @@ def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = N
         record.update(metrics)
     if not flow_comparison(params):
         silicon = cache_dir / f"{_silicon_key(verilog, alumacc)}.json"
-        if silicon.exists():
-            record["sg13g2"] = json.loads(silicon.read_text())
+        entry = _cached(silicon)
+        if entry is not None:
+            record["sg13g2"] = entry
         else:
             cached = False
             design = {k: v for k, v in params.items() if k != "alumacc"}

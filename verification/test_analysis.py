@@ -250,6 +250,26 @@ def test_cli_analyze_writes_tables_and_plots(tmp_path, capsys):
     assert code == 2 and "fp5" in err[0]
 
 
+def test_cli_analyze_keeps_same_named_files_apart_and_refuses_ignored_options(tmp_path, capsys):
+    """Issue 33: `--tensor a/w.npy b/w.npy` analyzed one of them under one name; `--name` without
+    a .safetensors file and `--rows/--cols/--seed` with only files were silently ignored."""
+    for folder, scale in (("a", 1.0), ("b", 100.0)):
+        (tmp_path / folder).mkdir()
+        np.save(tmp_path / folder / "w.npy", scale * np.random.default_rng(5).standard_normal((2, 64)).astype(np.float32))
+    a, b = str(tmp_path / "a" / "w.npy"), str(tmp_path / "b" / "w.npy")
+    assert main(["analyze", "--tensor", a, b, "--schemes", "mxfp4", "-o", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    rows = json.loads((tmp_path / "out" / "analysis.json").read_text())["rows"]
+    assert sorted({r["tensor"] for r in rows}) == sorted([a, b])
+    for args, word in [([a, a], "given twice"), ([a, "--name", "w"], "--name"), ([a, "--rows", "4"], "--rows"),
+                       ([a, b, "--seed", "1"], "--seed"), (["normal", "normal"], "given twice")]:
+        code, err = _cli(["analyze", "--tensor", *args, "-o", str(tmp_path / "x")], capsys)
+        assert code == 2 and len(err) == 1 and word in err[0], (args, err)
+        assert not (tmp_path / "x").exists()
+    assert main(["analyze", "--tensor", "normal", a, "--rows", "4", "--cols", "64", "--schemes", "mxfp4",
+                 "-o", str(tmp_path / "y")]) == 0                           # --rows shapes the synthetic one
+
+
 def test_docs_claims_regenerates_from_one_command(tmp_path, monkeypatch):
     """`fp4hw claims` writes docs/claims.md: the analysis sections from golden, the energy
     sections from the report's design points (here the committed report.json's records, which

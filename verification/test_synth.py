@@ -65,6 +65,28 @@ def test_report_writes_tables_and_uses_the_cache(tmp_path, capsys):
     assert "| `decoder_e2m1_fp16_lanes1` |" in (tmp_path / "report.md").read_text()
 
 
+@pytest.mark.parametrize("content", [b"[1]", b"{}", b'{"transistors": 1', b"\xff\xfe", b""],
+                         ids=["list", "empty-object", "truncated", "not-utf8", "empty"])
+def test_a_corrupt_cache_entry_is_a_cache_miss(tmp_path, monkeypatch, content):
+    """Issue 33: a cache entry that is not a JSON object (truncated, a list, {}) ended the run in
+    a traceback or was taken as a result; now it is measured again and rewritten."""
+    calls = []
+    metrics = {"generic_cells": 10, "transistors": 100, "depth": 3, "ice40_lut4": 5}
+    monkeypatch.setattr(report, "synthesize", lambda verilog, top, **kw: calls.append("yosys") or dict(metrics))
+    monkeypatch.setattr(report.sg13g2, "measure",
+                        lambda *a, **kw: calls.append("sg13g2") or {"area_um2": 1.5, "method": "planted"})
+    point = ("decoder", {"fmt": "e2m1", "out": "fp16", "lanes": 3})
+    first = report.run_point(*point, tmp_path)
+    entries = sorted((tmp_path / "cache").glob("*.json"))
+    assert len(entries) == 2 and calls == ["yosys", "sg13g2"] and not first["cached"]
+    for entry in entries:
+        entry.write_bytes(content)
+    again = report.run_point(*point, tmp_path)
+    assert calls == ["yosys", "sg13g2"] * 2 and not again["cached"]
+    assert again["transistors"] == 100 and again["sg13g2"]["area_um2"] == 1.5
+    assert report.run_point(*point, tmp_path)["cached"] and len(calls) == 4        # rewritten: a hit
+
+
 def test_synth_error_is_reported_per_point(tmp_path, monkeypatch):
     import synth.report as report
 
