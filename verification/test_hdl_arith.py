@@ -8,7 +8,8 @@ import pytest
 from amaranth.hdl import Elaboratable, Module, Signal
 
 import golden
-from hdl.arith import at_least, element_fields, element_specials, increment, leading_zeros, max_tree, normalize
+from hdl.arith import (at_least, classify, element_fields, element_specials, increment, leading_zeros, max_tree,
+                       normalize)
 from verification.benches.amaranth_sim import run_vectors
 
 
@@ -100,6 +101,22 @@ def test_element_fields_and_specials_every_code(fmt):
         return sign, significand << shift, nan, inf
     codes = [(c,) for c in range(1 << fmt.bits)]
     assert run_vectors(dut, codes, apply=apply, read=read, expected=expected) == []
+
+
+@pytest.mark.parametrize("fmt", [golden.E2M1, golden.E1M2, golden.E3M0, golden.E4M3, golden.E5M2, golden.UE4M3,
+                                 golden.ieee_format("bf16")], ids=lambda f: f.name)
+def test_classify_every_code(fmt):
+    """The one classifier (NaN, Inf, zero, subnormal) against golden's values, every code: a
+    subnormal is finite, non-zero and below 2^emin (E3M0, without mantissa bits, has none). BF16
+    stands for the IEEE formats (its 65,536 codes)."""
+    dut = Comb([fmt.bits], [1, 1, 1, 1], lambda code: list(classify(code, fmt)))
+
+    def expected(v):
+        value = float(fmt.decode64(np.array([v[0]]))[0]) if hasattr(fmt, "decode64") else float(fmt.values[v[0]])
+        finite = np.isfinite(value)
+        return (int(np.isnan(value)), int(np.isinf(value)), int(value == 0),
+                int(finite and value != 0 and abs(value) < 2.0 ** fmt.emin))
+    assert check(dut, [(c,) for c in range(1 << fmt.bits)], expected) == []
 
 
 @pytest.mark.parametrize("count, every", [(8, 0), (8, 1), (8, 2), (5, 1), (32, 2), (32, 3), (2, 1)])
