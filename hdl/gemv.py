@@ -27,7 +27,9 @@ class GEMV(UnitParameters, wiring.Component):
     """``y[r] = dot(W[r], x)`` for ``rows`` rows of ``k`` elements.
 
     Parameters: ``fmt``, ``lanes``, ``activations`` as :class:`hdl.DotEngine`; ``max_k`` (the
-    longest vector the memories hold; a multiple of the block size).
+    longest vector the memories hold; a multiple of the block size); ``preset`` (the engine's
+    depth preset: ``"unpipelined"``, the default while GEMV's own numbers are measured, or
+    ``"fast"``, the engine's default, whose ``partials`` the rows keep; issue 28 step 3).
 
     Ports:
       - ``job``: In stream: ``rows`` (16 bits) and ``k`` (elements, a multiple of the block, at
@@ -41,12 +43,16 @@ class GEMV(UnitParameters, wiring.Component):
         (the job was rejected).
 
     Latency: the vector's ``k / lanes`` words load first; then one row per ``k / lanes`` cycles
-    with no stalls, each result four cycles after its row's last beat.
+    with no stalls (rows longer than the engine's combine, :func:`hdl.dot.combine_cycles`), each
+    result ``engine.latency`` cycles after its row's last beat (4 unpipelined).
+
+    Golden function: ``golden.mx.matmul(W, x, partials=P)`` with one column (``P`` =
+    :attr:`partials`), ``golden.mx.dot(W, x_fp16_or_bf16, partials=P)`` per row in mixed mode.
     """
 
-    def __init__(self, fmt="mxfp4", lanes: int | None = None, max_k: int = 4096, activations: str | None = None):
-        # the unpipelined engine (issue 28 step 3, GEMV at the pipelined engine's clock, is open)
-        self._engine = DotEngine(fmt, lanes, activations, preset="unpipelined")
+    def __init__(self, fmt="mxfp4", lanes: int | None = None, max_k: int = 4096, activations: str | None = None,
+                 *, preset: str = "unpipelined"):
+        self._engine = DotEngine(fmt, lanes, activations, preset=preset)
         self._fmt = self._engine.fmt
         self._lanes = self._engine.lanes                  # default: the block size
         self._max_k = check_int("max_k", max_k, self._fmt.block, 1 << 20, multiple_of=self._fmt.block)
@@ -99,6 +105,21 @@ class GEMV(UnitParameters, wiring.Component):
         with m.If(begin):
             m.d.sync += [written.eq(0), loading.eq(1)]
         return written
+
+    @property
+    def partials(self) -> int:
+        """The engine's interleaved partial sums: each row equals ``golden.mx.dot(…, partials=P)``."""
+        return self._engine.partials
+
+    @property
+    def preset(self) -> str:
+        """The engine's depth preset."""
+        return self._engine.preset
+
+    @property
+    def engine(self):
+        """The :class:`hdl.DotEngine` inside (its ``latency``, ``partials``, depth)."""
+        return self._engine
 
     @property
     def max_k(self):

@@ -30,6 +30,18 @@ def test_gemv_in_amaranth_simulator(fmt, lanes, rows, k, activations):
     assert got == expected
 
 
+@pytest.mark.parametrize("fmt, lanes, rows, k, activations", [
+    ("mxfp4", 8, 3, 256, None), ("mxfp4", 32, 4, 512, None), ("mxfp4", 16, 3, 128, "fp16"),
+    full("nvfp4", 16, 3, 128, None), full("mxfp8_e4m3", 8, 2, 64, None)])
+def test_gemv_on_the_fast_engine_in_amaranth_simulator(fmt, lanes, rows, k, activations):
+    """GEMV on the engine's fast preset (issue 28 step 3): every row equals golden.mx.matmul(…,
+    partials=P) with the engine's P, under stalls."""
+    dut, streams, expected = gemv_streams(fmt, lanes, rows, k, activations, preset="fast")
+    assert dut.partials > 1 and dut.preset == "fast"
+    got = simulate_gemv(dut, streams, expected, stall=0.2)
+    assert got == expected
+
+
 def test_gemv_in_amaranth_simulator_jobs_back_to_back():
     """Two GEMV jobs in a row (different shapes): the replay of the first vector must stop at
     its last row, and the second job must start clean (mutation testing found no test for it)."""
@@ -62,6 +74,16 @@ def test_gemv_on_verilator(fmt, lanes, rows, k, activations, tmp_path, simulator
     """The issue's 64 x 4096 MXFP4 GEMV without stalls (cycle count recorded), and a smaller one
     under random stalls, both bit-exact."""
     assert run_gemv(fmt, lanes, rows, k, activations, tmp_path, sim=simulator) == (2, 0)
+    report = json.loads((tmp_path / "gemv.json").read_text())
+    assert report["beats_per_cycle"] == 1.0 and report["rows"] == rows
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("fmt, lanes, rows, k", [full("mxfp4", 32, 64, 4096), full("mxfp4", 8, 16, 1024)])
+def test_gemv_on_the_fast_engine_on_verilator(fmt, lanes, rows, k, tmp_path, simulator):
+    """GEMV on the fast preset (P = 8 at 32 lanes, 4 at 8): rows longer than the combine keep
+    one beat per cycle, bit-exact with golden.mx.matmul(…, partials=P), also under stalls."""
+    assert run_gemv(fmt, lanes, rows, k, None, tmp_path, sim=simulator, preset="fast") == (2, 0)
     report = json.loads((tmp_path / "gemv.json").read_text())
     assert report["beats_per_cycle"] == 1.0 and report["rows"] == rows
 

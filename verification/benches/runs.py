@@ -75,24 +75,26 @@ def run_loader_bench(config, tmp_path, planted_fault=None, testcase=None, n_rand
                       sim=sim)
 
 
-def gemv_streams(fmt, lanes, rows, k, activations=None, seed=6, max_k=None):
-    """Job, vector words/scales, weight words/scales and golden results of one GEMV."""
+def gemv_streams(fmt, lanes, rows, k, activations=None, seed=6, max_k=None, preset="unpipelined"):
+    """Job, vector words/scales, weight words/scales and golden results of one GEMV
+    (``golden.mx.matmul(…, partials=P)`` with the engine's P)."""
     import ml_dtypes
     from golden import packing
     from verification.traffic.dot import memory_words
     fmt = mx.block_format(fmt)
-    dut = hdl.GEMV(fmt, lanes, max_k=max_k or max(k, fmt.block), activations=activations)
+    dut = hdl.GEMV(fmt, lanes, max_k=max_k or max(k, fmt.block), activations=activations, preset=preset)
+    partials = dut.partials
     rng = np.random.default_rng(seed)
     w = mx.quantize(rng.standard_normal((rows, k)) * np.exp2(rng.integers(-4, 4, (rows, 1))), fmt)
     if activations is None:
         x = mx.quantize(np.maximum(rng.standard_normal((1, k)), 0), fmt)
-        want = mx.matmul(w, x).reshape(-1) if k else np.zeros(rows, np.float32)
+        want = mx.matmul(w, x, partials=partials).reshape(-1) if k else np.zeros(rows, np.float32)
         x_words = memory_words(x.codes[0], fmt.element.bits, dut._engine.b_word_bits) if k else []
         x_scales = [int(s) for s in x.scales[0]]
     else:
         dtype = np.float16 if activations == "fp16" else ml_dtypes.bfloat16
         xv = rng.standard_normal(k).astype(dtype)
-        want = mx.dot(w, np.tile(xv, (rows, 1))) if k else np.zeros(rows, np.float32)
+        want = mx.dot(w, np.tile(xv, (rows, 1)), partials=partials) if k else np.zeros(rows, np.float32)
         x_words = packing.to_words(xv.view(np.uint16).astype("<u2").view(np.uint8), dut._engine.b_word_bits) if k else []
         x_scales = []
     w_words = [wd for r in range(rows) for wd in (memory_words(w.codes[r], fmt.element.bits, dut._engine.word_bits)
@@ -108,12 +110,13 @@ def save_gemv(path, streams, expected):
              results=np.array(expected, dtype=object))
 
 
-def run_gemv_bench(fmt, lanes, rows, k, activations, tmp_path, testcase=None, planted_fault=None, sim="verilator"):
-    dut, streams, expected = gemv_streams(fmt, lanes, rows, k, activations)
+def run_gemv_bench(fmt, lanes, rows, k, activations, tmp_path, testcase=None, planted_fault=None, sim="verilator",
+                   preset="unpipelined"):
+    dut, streams, expected = gemv_streams(fmt, lanes, rows, k, activations, preset=preset)
     if planted_fault is not None:
         expected[planted_fault] ^= 1
     save_gemv(tmp_path / "full.npz", streams, expected)
-    _, small, small_expected = gemv_streams(fmt, lanes, 12, min(k, 512), activations, seed=9, max_k=k)
+    _, small, small_expected = gemv_streams(fmt, lanes, 12, min(k, 512), activations, seed=9, max_k=k, preset=preset)
     if planted_fault is not None:
         small_expected[planted_fault] ^= 1
     save_gemv(tmp_path / "stalled.npz", small, small_expected)
