@@ -386,7 +386,45 @@ def _one_line(error) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread like SIGINT's KeyboardInterrupt, so that the
+    same clean-up runs: staging folders removed, child processes ended (subprocess kills its
+    child on any exception), earlier outputs left in place."""
+
+    def __init__(self, number: int):
+        super().__init__(number)
+        self.number = number
+
+
+def _terminate(number, frame):
+    raise _Terminated(number)
+
+
+def _handle_termination() -> dict:
+    """SIGTERM and SIGHUP end a run as SIGINT does (issue 33: they killed it mid-write). Only
+    the main thread can set handlers (an in-process caller on another thread keeps its own)."""
+    import signal
+    import threading
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) == signal.SIG_DFL:
+                previous[number] = signal.signal(number, _terminate)
+    return previous
+
+
 def main(argv=None) -> int:
+    import signal
+    previous = _handle_termination()
+    try:
+        return _main(argv)
+    finally:                                            # an in-process caller gets its handlers back
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _main(argv) -> int:
     import os
     from synth.toolchain import ToolFailed, ToolMissing
     if sys.stderr is None:       # started with stderr closed: print(file=None) would write to stdout,
@@ -412,6 +450,11 @@ def main(argv=None) -> int:
         where = f" {error.filename}" if error.filename else ""
         print(f"fp4hw: error: cannot access{where} ({error.strerror or _one_line(error)})", file=sys.stderr)
         return 2
+    except _Terminated as stop:
+        import signal
+        name = signal.Signals(stop.number).name
+        print(f"fp4hw: stopped by {name}; earlier outputs are left as they were", file=sys.stderr)
+        return 128 + stop.number
     except KeyboardInterrupt:
         print("fp4hw: interrupted; earlier outputs are left as they were", file=sys.stderr)
         return 130

@@ -98,17 +98,32 @@ def staging(target, *, option: str = "-o"):
         shutil.rmtree(work, ignore_errors=True)
 
 
+# The signals a run treats as an interruption (the CLI turns SIGTERM and SIGHUP into one too).
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 @contextlib.contextmanager
-def _sigint_held():
-    """Hold SIGINT back (main thread only) for a few renames."""
+def _signals_held():
+    """Defer SIGINT, SIGTERM and SIGHUP during a few renames, then deliver them. Python runs a
+    signal's handler in the main thread whichever thread the OS delivered it to (numpy's worker
+    threads take it as readily), so the handlers, not the thread's signal mask, are swapped for
+    ones that only record (issue 33: a mask on the main thread did not hold SIGINT back). Only
+    the main thread can set handlers; elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pending = []
+    previous = {number: signal.getsignal(number) for number in HELD_SIGNALS}
+    previous = {number: handler for number, handler in previous.items() if handler is not None}  # not ours to swap
+    for number in previous:
+        signal.signal(number, lambda n, frame: pending.append(n))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(pending):
+            signal.raise_signal(number)         # now handled as it would have been
 
 
 def _swap(source: Path, target: Path) -> None:
@@ -130,7 +145,7 @@ def publish(work: Path, target, names=None) -> list[str]:
     exactly this run's output."""
     target = Path(target)
     names = sorted(p.name for p in work.iterdir()) if names is None else list(names)
-    with _sigint_held():
+    with _signals_held():
         target.mkdir(parents=True, exist_ok=True)
         for name in names:
             source = work / name
@@ -146,7 +161,7 @@ def publish(work: Path, target, names=None) -> list[str]:
 def replace_folder(work: Path, target) -> None:
     """Make the folder ``work`` become ``target`` whole (the old ``target`` removed)."""
     target = Path(target)
-    with _sigint_held():
+    with _signals_held():
         if target.exists():
             _swap(work, target)
         else:
