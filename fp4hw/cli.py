@@ -73,7 +73,8 @@ def _add_unit_options(p):
     p.add_argument("--max-k", dest="max_k", type=int, help="gemv: longest activation vector (4096)")
     p.add_argument("--lanes", type=int, help="parallel lanes (default 1)")
     p.add_argument("--stages", type=int, help="output register stages (default 0; loader: its token and beat registers, 0..2)")
-    p.add_argument("--preset", help="dot: depth preset, fast (the 250 MHz depths) or unpipelined (default)")
+    p.add_argument("--preset", help="dot: depth preset, fast (default: the 250 MHz depths) or unpipelined; "
+                                     "gemv: its engine's (default unpipelined)")
     p.add_argument("--partials", type=int,
                    help="dot: interleaved FP32 partial sums (power of two; default the fewest the adder needs)")
     p.add_argument("--mul-stages", dest="mul_stages", type=int, help="dot: multiplier register stages (0..3)")

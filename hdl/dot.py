@@ -7,8 +7,8 @@ with ``out="fixed"`` (exact products), an exact adder tree (a block's sum fits
 ``block_sum_width`` bits: 14 for MXFP4), :class:`hdl.ScaleApply` (exponent add and one RNE
 rounding to FP32) and :func:`hdl.fpadd.fp32_add` for the block-order accumulation.
 
-Pipeline (one register stage each, all advancing together; the whole pipeline holds while a
-finished result waits on a stalled ``result`` stream)::
+Pipeline of ``preset="unpipelined"`` (one register stage each, all advancing together; the
+whole pipeline holds while a finished result waits on a stalled ``result`` stream)::
 
     lanes → [multiply + adder tree] → s1 → [block sum over block/lanes beats] → s2
           → [ScaleApply] → s3 → [acc = fp32(acc + block)] → result
@@ -16,8 +16,10 @@ finished result waits on a stalled ``result`` stream)::
 Initiation interval 1: one beat of ``lanes`` element pairs per cycle, so one block per cycle
 when ``lanes`` equals the block size (and one per ``block/lanes`` cycles otherwise). Latency:
 a job's result is valid four cycles after its last beat leaves the loaders. The accumulation is
-a loop (block order is the contract), so the FP32 adder is the one stage that cannot be cut;
-its depth is what the synthesis report's ``depth`` shows.
+a loop (block order is the contract), so there the FP32 adder cannot be cut. The default
+``preset="fast"`` cuts every part (:data:`PRESETS`) and interleaves the accumulation over
+``partials`` sums (:meth:`DotEngine._interleaved`; DESIGN §4.1), bit-exact with
+``golden.mx.dot(…, partials=P)``.
 """
 
 from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, Value, signed, unsigned
@@ -205,11 +207,36 @@ def fast_add_stages(lanes: int, block: int) -> int:
     return max(s for s in range(ADD_MAX_STAGES + 1) if combine_cycles(s, fewest_partials(s, beats)) < job)
 
 
-def preset_depth(preset: str, lanes: int, block: int) -> dict:
-    """The depth parameters of ``preset`` for an engine of ``lanes`` and ``block`` (a new dict)."""
+def engine_depth(fmt="mxfp4", lanes: int | None = None, *, preset: str = "fast", partials: int | None = None,
+                 **depths) -> dict:
+    """What ``DotEngine(fmt, lanes, preset=…, partials=…, **depths)`` resolves its depth to,
+    checked, without building it: ``lanes``, ``partials`` and each stage count (a depth given
+    as None takes the preset's)."""
+    block = block_format(fmt).block
+    # default lanes: one block per beat (32 for the MX formats, 16 for NVFP4, which a fixed
+    # default of 32 would refuse for a parameter the user never gave)
+    lanes = check_int("lanes", block if lanes is None else lanes, 8, block, power_of_two=True)
+    check_choice("preset", preset, tuple(PRESETS))
+    unknown = sorted(set(depths) - {"mul_stages", "tree_every", "scale_stages", "add_stages", "load_stages"})
+    if unknown:
+        raise TypeError(f"engine_depth() got unexpected depth parameters {unknown}")
+    beats = block // lanes
     depth = dict(PRESETS[preset])
     depth.setdefault("add_stages", fast_add_stages(lanes, block))
-    return depth
+    depth.update({k: v for k, v in depths.items() if v is not None})
+    resolved = {"lanes": lanes,
+                "mul_stages": check_int("mul_stages", depth["mul_stages"], 0, 3),
+                "tree_every": check_int("tree_every", depth["tree_every"], 0, 16),
+                "scale_stages": check_int("scale_stages", depth["scale_stages"], 0, max(SCALE_STAGE_CUTS)),
+                "add_stages": check_int("add_stages", depth["add_stages"], 0, ADD_MAX_STAGES),
+                "load_stages": check_int("load_stages", depth["load_stages"], 0, 2)}
+    add = resolved["add_stages"]
+    resolved["partials"] = check_partials(fewest_partials(add, beats) if partials is None else partials)
+    if resolved["partials"] * beats < add + 1:
+        raise ValueError(f"partials={partials}: with add_stages={add} and a block every {beats} beat(s) ({lanes} "
+                         f"lanes), a partial sum is read before its last addition lands; partials must be >= "
+                         f"{fewest_partials(add, beats)}")
+    return resolved
 
 
 class DotEngine(UnitParameters, wiring.Component):
@@ -261,33 +288,17 @@ class DotEngine(UnitParameters, wiring.Component):
     """
 
     def __init__(self, fmt="mxfp4", lanes: int | None = None, activations: str | None = None, *,
-                 preset: str = "unpipelined", partials: int | None = None, mul_stages: int | None = None,
+                 preset: str = "fast", partials: int | None = None, mul_stages: int | None = None,
                  tree_every: int | None = None, scale_stages: int | None = None, add_stages: int | None = None,
                  load_stages: int | None = None):
         self._fmt = block_format(fmt)
-        block = self._fmt.block
-        # default: one block per beat (32 for the MX formats, 16 for NVFP4, which a fixed
-        # default of 32 would refuse for a parameter the user never gave)
-        self._lanes = check_int("lanes", block if lanes is None else lanes, 8, block, power_of_two=True)
-        self._preset = check_choice("preset", preset, tuple(PRESETS))
-        beats = block // self._lanes
-        depth = preset_depth(self._preset, self._lanes, block)
-        given = {"mul_stages": mul_stages, "tree_every": tree_every, "scale_stages": scale_stages,
-                 "add_stages": add_stages, "load_stages": load_stages}
-        depth.update({k: v for k, v in given.items() if v is not None})
-        self._mul_stages = check_int("mul_stages", depth["mul_stages"], 0, 3)
-        self._tree_every = check_int("tree_every", depth["tree_every"], 0, 16)
-        self._scale_stages = check_int("scale_stages", depth["scale_stages"], 0, max(SCALE_STAGE_CUTS))
-        self._add_stages = check_int("add_stages", depth["add_stages"], 0, ADD_MAX_STAGES)
-        self._load_stages = check_int("load_stages", depth["load_stages"], 0, 2)
-        if partials is None:         # the fewest partial sums the accumulator loop needs
-            partials = fewest_partials(self._add_stages, beats)
-        self._partials = check_partials(partials)
-        if self._partials * beats < self._add_stages + 1:
-            need = fewest_partials(self._add_stages, beats)
-            raise ValueError(f"partials={partials}: with add_stages={self._add_stages} and a block every {beats} "
-                             f"beat(s) ({self._lanes} lanes), a partial sum is read before its last addition lands; "
-                             f"partials must be >= {need}")
+        depth = engine_depth(self._fmt, lanes, preset=preset, partials=partials, mul_stages=mul_stages,
+                             tree_every=tree_every, scale_stages=scale_stages, add_stages=add_stages,
+                             load_stages=load_stages)
+        self._lanes, self._preset, self._partials = depth["lanes"], preset, depth["partials"]
+        self._mul_stages, self._tree_every, self._scale_stages = (depth[k] for k in ("mul_stages", "tree_every",
+                                                                                    "scale_stages"))
+        self._add_stages, self._load_stages = depth["add_stages"], depth["load_stages"]
         self._element_bits = self._fmt.element.bits
         if self._element_bits not in (4, 8):
             raise ValueError(f"fmt={self._fmt.name}: elements must be 4 or 8 bits")

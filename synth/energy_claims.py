@@ -22,8 +22,8 @@ from .report import SG13G2_TRAFFICS, run_point
 POINTS = {
     "fp4_multiplier": ("multiplier", {"fmt": "e2m1", "out": "fixed"}),
     "fp8_multiplier": ("multiplier", {"fmt": "e4m3", "out": "fixed"}),
-    "fp4_engine": ("dot", {"fmt": "mxfp4", "lanes": 8}),
-    "fp8_engine": ("dot", {"fmt": "mxfp8_e4m3", "lanes": 8}),
+    "fp4_engine": ("dot", {"fmt": "mxfp4", "lanes": 8, "preset": "unpipelined"}),   # one form for both (issue 30: equal clocks)
+    "fp8_engine": ("dot", {"fmt": "mxfp8_e4m3", "lanes": 8, "preset": "unpipelined"}),
     "decompressor": ("loader", {"word_bits": 32, "layout": "linear", "compressed": True}),
 }
 

@@ -22,6 +22,11 @@ def _ok(records, unit):
             and "alumacc" not in r["params"]]            # flow-comparison points are not design points
 
 
+def _unpipelined(r) -> bool:
+    from .tables import _unpipelined as unpipelined
+    return unpipelined(r)
+
+
 def write_plots(records: list[dict], out_dir: Path) -> list[str]:
     import matplotlib
     matplotlib.use("Agg")
@@ -67,7 +72,7 @@ def write_plots(records: list[dict], out_dir: Path) -> list[str]:
 
     # 2. and 3. dot engines
     engines = {}
-    for r in _ok(records, "dot") + _ok(records, "int_dot"):
+    for r in [r for r in _ok(records, "dot") if _unpipelined(r)] + _ok(records, "int_dot"):   # one form
         engines.setdefault(r["params"]["fmt"], {})[r["params"]["lanes"]] = r["transistors"]
     if engines:
         fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -46,19 +46,20 @@ def _sweep() -> list[tuple[str, dict]]:
         points.append(("loader", {"word_bits": word_bits, "layout": "linear"}))
         points.append(("loader", {"word_bits": word_bits, "layout": "linear", "compressed": True}))
         points.append(("loader", {"word_bits": word_bits, "layout": "diagonal"}))
-    for lanes in (8, 16, 32):                                # dot engines
+    for lanes in (8, 16, 32):                                # dot engines, unpipelined (as the INT ones)
         for fmt in ("mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2"):
             if fmt == "nvfp4" and lanes > 16:
                 continue
-            points.append(("dot", {"fmt": fmt, "lanes": lanes}))
+            points.append(("dot", {"fmt": fmt, "lanes": lanes, "preset": "unpipelined"}))
+    points += [("dot", {"fmt": "mxfp4", "lanes": lanes}) for lanes in (8, 32)]   # the default: preset fast
     for lanes in (8, 16, 32):                                # INT baselines of the same lanes
         for fmt in ("int4", "int8"):
             points.append(("int_dot", {"fmt": fmt, "lanes": lanes}))
     # The generic flow the other way round (``alumacc``, NO_ALUMACC_UNITS), where it finishes: how
     # much the flow choice moves a dot engine's count.
     points += [("int_dot", {"fmt": "int4", "lanes": 8, "alumacc": True}),
-               ("dot", {"fmt": "mxfp4", "lanes": 8, "alumacc": False}),
-               ("dot", {"fmt": "mxfp4", "lanes": 32, "alumacc": False})]
+               ("dot", {"fmt": "mxfp4", "lanes": 8, "preset": "unpipelined", "alumacc": False}),
+               ("dot", {"fmt": "mxfp4", "lanes": 32, "preset": "unpipelined", "alumacc": False})]
     return points
 
 
@@ -78,7 +79,8 @@ DEFAULT_POINTS = [
     ("scale_apply", {"fmt": "mxfp4"}),
     ("loader", {"word_bits": 32, "layout": "linear", "compressed": True}),
     ("dot", {"fmt": "mxfp4", "lanes": 8}),
-    ("dot", {"fmt": "mxfp8_e4m3", "lanes": 8}),
+    ("dot", {"fmt": "mxfp4", "lanes": 8, "preset": "unpipelined"}),
+    ("dot", {"fmt": "mxfp8_e4m3", "lanes": 8, "preset": "unpipelined"}),
     ("int_dot", {"fmt": "int4", "lanes": 8}),
 ]
 
@@ -90,9 +92,11 @@ HEADLINE = [
     ("int_multiplier_int4", "INT4 multiplier (baseline)"),
     ("multiplier_e4m3_fixed", "FP8 E4M3 multiplier"),
     ("mac_e2m1_rne", "E2M1 MAC, FP16 accumulator, rne"),
-    ("dot_mxfp4_lanes32", "MXFP4 dot engine, 32 lanes"),
-    ("dot_mxfp8_e4m3_lanes32", "MXFP8 (E4M3) dot engine, 32 lanes"),
-    ("dot_mxfp4_lanes8", "MXFP4 dot engine, 8 lanes"),
+    ("dot_mxfp4_lanes32_unpipelined", "MXFP4 dot engine, 32 lanes, unpipelined"),
+    ("dot_mxfp8_e4m3_lanes32_unpipelined", "MXFP8 (E4M3) dot engine, 32 lanes, unpipelined"),
+    ("dot_mxfp4_lanes8_unpipelined", "MXFP4 dot engine, 8 lanes, unpipelined"),
+    ("dot_mxfp4_lanes8", "MXFP4 dot engine, 8 lanes, fast preset (the default)"),
+    ("dot_mxfp4_lanes32", "MXFP4 dot engine, 32 lanes, fast preset (the default)"),
     ("int_dot_int4_lanes8", "INT4 dot engine, 8 lanes (baseline)"),
     ("int_dot_int4_lanes32", "INT4 dot engine, 32 lanes (baseline)"),
 ]
@@ -131,8 +135,10 @@ def point_name(unit: str, params: dict) -> str:
             return "alumacc" if v else "noalumacc"
         if k in ("lanes", "stages"):
             return f"{k}{v}"
+        if k == "preset":
+            return "" if v == "fast" else str(v)
         return f"w{v}" if k == "word_bits" else str(v)
-    return "_".join([unit] + [part(k, v) for k, v in params.items()])
+    return "_".join([unit] + [p for p in (part(k, v) for k, v in params.items()) if p])
 
 
 def select(points, units) -> list:

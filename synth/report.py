@@ -32,8 +32,8 @@ from .points import (DEFAULT_POINTS, ELEMENTS, FMAX_UNITS, FP4, HEADLINE, HEADLI
                      NO_ALUMACC_UNITS, SCALAR_UNITS, SWEEP, _expected_cost, flow_comparison, point_name,
                      point_verilog, select, with_fmax, with_unit_gates)
 from .tables import (COLUMNS, METHOD, REPORT_FILES, engine_table, footnotes, headline_table,  # noqa: F401
-                     markdown_table, readme_headline, silicon_engine_table, silicon_table, tool_versions,
-                     update_readme, write_report)
+                     markdown_table, pipelined_table, readme_headline, silicon_engine_table, silicon_table,
+                     tool_versions, update_readme, write_report)
 from . import sg13g2
 from .toolchain import ToolFailed, ToolMissing, cache_versions, warm_all
 from .unit_gates import unit_gate_script, unit_gates
@@ -44,6 +44,8 @@ from .yosys import SynthError, generic_flow, generic_script, ice40_script, synth
 # one whose power the tables show).
 SG13G2_CLOCK_MHZ = sg13g2.DEFAULT_CLOCK_MHZ
 SG13G2_TRAFFICS = ("relu50", "relu0", "relu70", "relu90")
+# ... and the energy on the first traffic at these clocks too (issue 28: pJ/MAC at 100 and 250 MHz)
+SG13G2_ENERGY_CLOCKS = (250.0,)
 
 
 def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False, alumacc: bool = True) -> str:
@@ -56,7 +58,8 @@ def _cache_key(verilog: str, top: str, unit_gates: bool, with_fmax: bool = False
 def _silicon_key(verilog: str, alumacc: bool) -> str:
     """The SG13G2 record's cache name: the Verilog, :func:`synth.sg13g2.fingerprint` (script,
     clock, traffics, Liberty files, the flow's code, OpenSTA's version) and Amaranth / Yosys."""
-    fingerprint = sg13g2.fingerprint(clock_mhz=SG13G2_CLOCK_MHZ, traffics=SG13G2_TRAFFICS, alumacc=alumacc)
+    fingerprint = sg13g2.fingerprint(clock_mhz=SG13G2_CLOCK_MHZ, traffics=SG13G2_TRAFFICS, alumacc=alumacc,
+                                     energy_clocks=SG13G2_ENERGY_CLOCKS)
     versions = json.dumps(cache_versions("amaranth", "yosys"), sort_keys=True)
     return "sg13g2-" + hashlib.sha256((verilog + "\0" + fingerprint + "\0" + versions).encode()).hexdigest()[:24]
 
@@ -140,7 +143,8 @@ def run_point(unit: str, params: dict, out_dir: Path, cache_dir: Path | None = N
             begin = time.monotonic()
             try:
                 result = sg13g2.measure(unit, design, verilog, name, clock_mhz=SG13G2_CLOCK_MHZ,
-                                        traffic=SG13G2_TRAFFICS[0], also=SG13G2_TRAFFICS[1:], alumacc=alumacc,
+                                        traffic=SG13G2_TRAFFICS[0], also=SG13G2_TRAFFICS[1:],
+                                        energy_clocks=SG13G2_ENERGY_CLOCKS, alumacc=alumacc,
                                         timeout=timeout)
                 result.pop("method")
                 result["seconds"] = round(time.monotonic() - begin, 1)

@@ -95,7 +95,7 @@ def map_netlist(verilog: str, top: str, *, clock_mhz: float = DEFAULT_CLOCK_MHZ,
     return {**area, "netlist": netlist}
 
 
-def fingerprint(*, clock_mhz: float, traffics, alumacc: bool) -> str:
+def fingerprint(*, clock_mhz: float, traffics, alumacc: bool, energy_clocks: tuple = ()) -> str:
     """What an SG13G2 record depends on besides the Verilog, for cache keys: the mapping script,
     clock and traffics, the Liberty files, this flow's own code and the OpenSTA version."""
     import hashlib
@@ -103,7 +103,7 @@ def fingerprint(*, clock_mhz: float, traffics, alumacc: bool) -> str:
     from .toolchain import cache_versions
     digest = hashlib.sha256()
     digest.update("\n".join(map_script("top", clock_mhz=clock_mhz, alumacc=alumacc)).encode())
-    digest.update(repr((clock_mhz, tuple(traffics))).encode())
+    digest.update(repr((clock_mhz, tuple(traffics)) + ((tuple(energy_clocks),) if energy_clocks else ())).encode())
     for corner in CORNERS:
         digest.update(liberty_path(corner).read_bytes())
     here = Path(__file__).parent
@@ -121,14 +121,17 @@ def check_clock(clock_mhz) -> float:
 
 def measure(unit: str, params: dict, verilog: str, top: str, *, corner: str = "typ",
             clock_mhz: float = DEFAULT_CLOCK_MHZ, traffic: str | None = DEFAULT_TRAFFIC, also: tuple = (),
-            alumacc: bool = True, timeout: float = 900) -> dict:
+            energy_clocks: tuple = (), alumacc: bool = True, timeout: float = 900) -> dict:
     """The ``"sg13g2"`` record of one design point (see the module docstring): area and cells;
     with a traffic model, power and energy per operation on ``traffic`` (and the energy on each
-    traffic of ``also`` in ``energy_pj_per_op_by_traffic``); with OpenSTA installed, the critical
+    traffic of ``also`` in ``energy_pj_per_op_by_traffic``, and on ``traffic`` at ``clock_mhz`` and
+    each clock of ``energy_clocks`` in ``energy_pj_per_op_by_clock``, keyed by MHz: the same
+    activity per cycle, the power tables at that period); with OpenSTA installed, the critical
     path at both corners and Fmax, else ``sta_error`` says why they are missing."""
     if corner not in CORNERS:
         raise ValueError(f"corner={corner!r} is not one of {', '.join(CORNERS)}")
     clock_mhz = check_clock(clock_mhz)
+    energy_clocks = [check_clock(c) for c in energy_clocks]
     traffics = [check_traffic(t) for t in ([traffic] if traffic is not None else []) + list(also)]
     if not has_traffic(unit, params):
         traffics = []
@@ -157,6 +160,12 @@ def measure(unit: str, params: dict, verilog: str, top: str, *, corner: str = "t
                           ops_per_cycle=round(work.ops / work.cycles, 3), golden_checked=work.checked,
                           mean_toggle_rate=round(work.activity.total_toggles() / max(len(work.activity.toggles), 1)
                                                  / max(work.cycles - 1, 1), 4))
+            if energy_clocks:
+                by_clock = {f"{clock_mhz:g}": by_traffic[name]}
+                for other in energy_clocks:
+                    total = power(model, library, work.activity.values, period_ns=1000.0 / other)["total"]
+                    by_clock[f"{other:g}"] = round(total * 1e-3 * (work.cycles - 1) / (other * 1e6) / work.ops * 1e12, 5)
+                record["energy_pj_per_op_by_clock"] = by_clock
     if len(by_traffic) > 1:
         record["energy_pj_per_op_by_traffic"] = by_traffic
     try:

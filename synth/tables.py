@@ -75,10 +75,18 @@ def _fmt_of(r):
 ENGINE_ORDER = ["mxfp4", "nvfp4", "mxfp8_e4m3", "mxfp8_e5m2", "int4", "int8"]
 
 
+def _unpipelined(r: dict) -> bool:
+    """An INT dot engine, or an FP one with ``preset="unpipelined"`` and no depth of its own."""
+    depths = ("partials", "mul_stages", "tree_every", "scale_stages", "add_stages", "load_stages")
+    return r["unit"] == "int_dot" or (r["params"].get("preset") == "unpipelined"
+                                      and not any(r["params"].get(d) for d in depths))
+
+
 def _engines(records: list[dict], keep) -> dict:
-    """Dot / INT dot design points (no flow comparisons) passing ``keep``, by (format, lanes)."""
+    """Unpipelined dot / INT dot design points (no flow comparisons) passing ``keep``, by
+    (format, lanes): the per-lane comparisons take engines of one form."""
     return {(_fmt_of(r), r["params"]["lanes"]): r for r in records
-            if r["unit"] in ("dot", "int_dot") and keep(r) and not flow_comparison(r["params"])}
+            if r["unit"] in ("dot", "int_dot") and keep(r) and not flow_comparison(r["params"]) and _unpipelined(r)}
 
 
 def _engine_order(engines: dict) -> list:
@@ -185,6 +193,54 @@ def silicon_engine_table(records: list[dict]) -> str:
     lines += ["", "Per lane = the whole engine (loaders, scale unit, accumulator, flip-flops) divided by the lanes; "
               "pJ / MAC = the engine's energy per element product on jobs of 256 elements streamed back to back. "
               "All engines at the same clock and on the same traffic.", ""]
+    return "\n".join(lines)
+
+
+def _depth_of(r: dict) -> dict:
+    """A dot record's depth as its engine resolves it (the preset's where not given)."""
+    from hdl.dot import engine_depth
+    return engine_depth(**{k: v for k, v in r["params"].items() if k not in ("alumacc", "activations")})
+
+
+def pipelined_table(records: list[dict]) -> str:
+    """The pipelined dot engines (any depth) beside the unpipelined engine of the same format and
+    lanes: SG13G2 Fmax at both corners, iCE40 Fmax, area, flip-flops and pJ/MAC at each clock."""
+    twins = _engines(records, lambda r: "error" not in r)
+    rows = [r for r in records if r["unit"] == "dot" and "error" not in r and not _unpipelined(r)
+            and not flow_comparison(r["params"])]
+    if not rows:
+        return ""
+    clocks = sorted({c for r in rows + list(twins.values()) for c in
+                     ((_silicon(r) or {}).get("energy_pj_per_op_by_clock") or {})}, key=float)
+    lines = ["## Pipelined dot engines against the unpipelined (SG13G2 and iCE40)", "",
+             "| design point | partials | Fmax typ MHz | Fmax slow MHz | HX8K Fmax MHz | µm² | flip-flops | MACs / cycle | "
+             + " | ".join(f"pJ/MAC {c} MHz" for c in clocks) + " | ÷ unpipelined µm² | ÷ unpipelined pJ |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(clocks) + "---:|---:|"]
+
+    def cells(r):
+        s = _silicon(r) or {}
+        slow = (s.get("critical_path_ns_by_corner") or {}).get("slow")
+        by_clock = s.get("energy_pj_per_op_by_clock") or {}
+        hx = r.get("fmax_mhz", "does not fit" if "fmax_error" in r else "")
+        return ([_num(s.get("fmax_mhz")), _num(1000.0 / slow if slow else None), str(hx), _num(s.get("area_um2"), 0),
+                 f"{s.get('flip_flops', ''):,}" if s.get("flip_flops") is not None else "", _num(s.get("ops_per_cycle"), 2)]
+                + [_num(by_clock.get(c), 3) for c in clocks])
+    for r in rows:
+        twin = twins.get((_fmt_of(r), r["params"]["lanes"]))
+        s, t = _silicon(r) or {}, _silicon(twin) if twin else None
+        area = f"{s['area_um2'] / t['area_um2']:.2f}" if s and t else ""
+        energy = f"{s['energy_pj_per_op'] / t['energy_pj_per_op']:.2f}" if s.get("energy_pj_per_op") and t \
+            and t.get("energy_pj_per_op") else ""
+        partials = _depth_of(r)["partials"]
+        lines.append(f"| `{r['name']}` | {partials} | " + " | ".join(cells(r)) + f" | {area} | {energy} |")
+        if twin:
+            lines.append(f"| `{twin['name']}` | 1 | " + " | ".join(cells(twin)) + " | 1.00 | 1.00 |")
+    lines += ["", "pJ/MAC on `relu50` traffic from the same gate-level activity at each clock's period: jobs "
+              "of 256 elements back to back for the unpipelined engines, of 1024 for the pipelined ones (a "
+              "pipelined engine adds its partial sums at a job's end, `hdl.dot.combine_cycles`; a shorter job "
+              "holds the next one back, and at 32 lanes a 256-element job is 8 beats against a 28-cycle "
+              "combine). MACs / cycle is the rate the traffic reached. The fast preset is DotEngine's default "
+              "(DESIGN §4.1); the flip-flops it adds are what the area and energy ratios pay for.", ""]
     return "\n".join(lines)
 
 
@@ -301,7 +357,8 @@ def write_report(records: list[dict], out_dir: Path, *, command: str = "fp4hw bu
         body += ["## Scalar units and their baselines", "", markdown_table(scalar)]
     if streaming:
         body += ["## Streaming units", "", markdown_table(streaming)]
-    body += [footnotes(records), engine_table(records), silicon_table(records), silicon_engine_table(records)]
+    body += [footnotes(records), engine_table(records), silicon_table(records), silicon_engine_table(records),
+             pipelined_table(records)]
     from .plots import write_plots
     written = ["report.json", "report.md"]
     try:

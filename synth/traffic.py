@@ -41,7 +41,8 @@ DEFAULT_TRAFFIC = "relu50"
 ZEROS = {"relu0": 0.0, "relu50": 0.5, "relu70": 0.7, "relu90": 0.9}
 
 SCALAR_SAMPLES = 4096          # products per scalar unit
-DOT_K = 256                    # elements per dot-engine job
+DOT_K = 256                    # elements per dot-engine job (an unpipelined or INT engine)
+PIPELINED_DOT_K = 1024         # ... a pipelined one: the jobs its combine keeps at one beat per cycle
 DOT_CYCLES = 512               # dot-engine jobs: enough for about this many beats
 
 
@@ -183,9 +184,17 @@ def _scalar(unit, params, model, traffic, rng) -> Workload:
 
 
 def _dot(unit, params, model, traffic, rng) -> Workload:
-    lanes = params.get("lanes", 32)
-    k = DOT_K
-    jobs = max(16, DOT_CYCLES * lanes // k)
+    depth = None
+    if unit == "dot":             # its lanes and partial sums as built (defaults: the preset's)
+        from hdl.dot import engine_depth
+        depth = engine_depth(**{k: v for k, v in params.items() if k not in ("alumacc", "activations")})
+    lanes = depth["lanes"] if depth is not None else params.get("lanes", 32)
+    pipelined = depth is not None and any(v for name, v in depth.items() if name not in ("lanes", "partials")) \
+        or (depth is not None and depth["partials"] > 1)
+    # a pipelined engine adds its partial sums at a job's end; a job shorter than that combine
+    # would hold the next back, and its energy would count the idle cycles (issue 28)
+    k = PIPELINED_DOT_K if pipelined else DOT_K
+    jobs = max(4 if pipelined else 16, DOT_CYCLES * lanes // k)
     streams: dict[str, list[int]] = {"job": [k] * jobs}
     if unit == "int_dot":
         bits = golden.integer.check_bits(int(str(params.get("fmt", "int4"))[3:]))
@@ -211,7 +220,7 @@ def _dot(unit, params, model, traffic, rng) -> Workload:
         else:
             w, x = _values(traffic, jobs * k, rng)
             qa, qb = quantize(w), quantize(x)
-        want = [int(r) for r in mx.dot(qa, qb, partials=params.get("partials", 1)).reshape(-1).view(np.uint32)]
+        want = [int(r) for r in mx.dot(qa, qb, partials=depth["partials"]).reshape(-1).view(np.uint32)]
         codes = {"a_words": qa.codes, "b_words": qb.codes}
         streams["scale_a"] = [int(s) for s in qa.scales.reshape(-1)]
         streams["scale_b"] = [int(s) for s in qb.scales.reshape(-1)]

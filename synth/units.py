@@ -24,7 +24,7 @@ UNITS = {
     "quantizer": (Quantizer, ("fmt", "input", "lanes", "scale_mode", "rounding", "sr_bits", "seed")),
     "dot": (DotEngine, ("fmt", "lanes", "activations", "preset", "partials", "mul_stages", "tree_every", "scale_stages",
                         "add_stages", "load_stages")),
-    "gemv": (GEMV, ("fmt", "lanes", "max_k", "activations")),
+    "gemv": (GEMV, ("fmt", "lanes", "max_k", "activations", "preset")),
     "int_multiplier": (IntMultiplier, ("fmt", "lanes", "stages")),
     "int_dot": (IntDotEngine, ("fmt", "lanes")),
     "loader": (PackedLoader, ("word_bits", "layout", "compressed", "scales", "block", "decode", "fmt", "stages")),

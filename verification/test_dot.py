@@ -46,11 +46,18 @@ CONFIGS = [  # fmt, lanes, gemv rows, gemv k
 ]
 
 
+def engine(fmt, lanes, depth=None, **kwargs):
+    """``DotEngine(fmt, lanes)`` with its defaults (the fast preset) when ``depth`` is None, else
+    the unpipelined engine with the depths of ``depth`` ({}: the unpipelined engine itself)."""
+    return hdl.DotEngine(fmt, lanes, **({} if depth is None else {"preset": "unpipelined", **depth}), **kwargs)
+
+
 def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilator", depth=None, golden_partials=None):
-    """The dot bench on ``DotEngine(fmt, lanes, **depth)``; golden results with the engine's
-    partials (``golden.mx.dot(…, partials=P)``), or with ``golden_partials`` (a planted fault)."""
+    """The dot bench on :func:`engine` (``depth``: None the defaults, {} unpipelined); golden
+    results with the engine's partials (``golden.mx.dot(…, partials=P)``), or with
+    ``golden_partials`` (a planted fault)."""
     fmt, lanes, rows, k = config
-    dut = hdl.DotEngine(fmt, lanes, **(depth or {}))
+    dut = engine(fmt, lanes, depth)
     t = dot_traffic(fmt, dut.word_bits, random_jobs=60, max_blocks=16, partials=golden_partials or dut.partials)
     rng = np.random.default_rng(8)
     for blocks in (64, 128):                                   # K = 2048 and 4096 for block 32
@@ -66,16 +73,20 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilato
     return run_cocotb(dut, "dot", "verification.benches.dot", tmp_path, params=params, testcase=testcase, sim=sim), t
 
 
-# make test: MXFP4 at 8 lanes (several beats per block; Icarus too) and MXFP8 E4M3 at 32 (one
-# block per beat, 8-bit elements as nibble pairs, NaN/Inf elements); NVFP4 (UE4M3 scales) runs in
-# the Amaranth simulator there, and here with MXFP4 × 32 and E5M2 in verify-full.
-TIERED = [full(CONFIGS[0]), icarus(CONFIGS[1]), full(CONFIGS[2]), CONFIGS[3], full(CONFIGS[4])]
+# make test: MXFP4 at 8 lanes with the defaults (the fast preset, P = 4: several beats per block;
+# Icarus too) and MXFP8 E4M3 at 32 unpipelined (one block per beat, 8-bit elements as nibble
+# pairs, NaN/Inf elements); NVFP4 (UE4M3 scales) runs in the Amaranth simulator there, and here
+# with the other defaults and the other unpipelined engines in verify-full.
+TIERED = [full(CONFIGS[0], None), icarus(CONFIGS[1], None), full(CONFIGS[2], None), full(CONFIGS[3], None),
+          full(CONFIGS[4], None), full(CONFIGS[0], {}), full(CONFIGS[1], {}), (CONFIGS[3], {}), full(CONFIGS[2], {})]
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("config", TIERED, ids=lambda c: f"{c[0]}-lanes{c[1]}")
-def test_dot_engine_on_verilator(config, tmp_path, simulator):
-    counts, t = run_bench(config, tmp_path, sim=simulator)
+@pytest.mark.parametrize("config, depth", TIERED,
+                         ids=lambda v: f"{v[0]}-lanes{v[1]}" if isinstance(v, tuple) else ("default" if v is None
+                                                                                          else "unpipelined"))
+def test_dot_engine_on_verilator(config, depth, tmp_path, simulator):
+    counts, t = run_bench(config, tmp_path, sim=simulator, depth=depth)
     assert counts == (2, 0)
     report = json.loads((tmp_path / "gemv.json").read_text())
     assert report["beats_per_cycle"] == 1.0 and report["rows"] == config[2]
@@ -87,11 +98,12 @@ def test_dot_engine_on_verilator(config, tmp_path, simulator):
 
 
 # The pipelined engine on both simulators at P = 1, 2 and 4 partial sums (the planted fault in
-# the partials order: test_pipelined_dot_bench_catches_a_wrong_partials_order). make test: the
-# deepest 8-lane setting (P = 4, the 250 MHz one) on Verilator and Icarus; the others in verify-full.
+# the partials order: test_pipelined_dot_bench_catches_a_wrong_partials_order). make test has the
+# default (the fast preset: at 8 lanes the deepest setting, P = 4) in test_dot_engine_on_verilator,
+# on Verilator and Icarus; these explicit settings are in verify-full.
+FAST_8 = dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=2)
 PIPELINED = [
-    icarus(CONFIGS[1], dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=2),
-           id="mxfp4-lanes8-P4-deepest"),
+    full(CONFIGS[1], FAST_8, id="mxfp4-lanes8-P4-deepest"),
     full(CONFIGS[1], dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1),
          id="mxfp4-lanes8-P2"),
     full(CONFIGS[1], dict(partials=1, add_stages=3, mul_stages=1, tree_every=2, scale_stages=3), id="mxfp4-lanes8-P1"),
@@ -113,18 +125,19 @@ def test_pipelined_dot_engine_on_verilator(config, depth, tmp_path, simulator):
 @pytest.mark.verilator
 def test_pipelined_dot_bench_catches_a_wrong_partials_order(tmp_path):
     """The P = 4 engine against golden results in block order (partials=1): the bench fails."""
-    counts, _ = run_bench(CONFIGS[1], tmp_path, depth=PIPELINED[0].values[1], golden_partials=1)
+    counts, _ = run_bench(CONFIGS[1], tmp_path, golden_partials=1)         # the default: P = 4
     assert counts[1] >= 1
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("activation, lanes", [full("fp16", 32), ("bf16", 8)])   # FP16 in the Amaranth sim
 def test_mixed_mode_on_verilator(activation, lanes, tmp_path, simulator):
-    from verification.traffic.dot import mixed_traffic
+    from verification.traffic.dot import mixed_gemv_traffic, mixed_traffic
     dut = hdl.DotEngine("mxfp4", lanes, activations=activation)
-    t = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, random_jobs=60, max_blocks=16)
+    t = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, random_jobs=60, max_blocks=16,
+                      partials=dut.partials)
     save(t, tmp_path / "traffic.npz")
-    gemv = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, seed=3, random_jobs=40)
+    gemv = mixed_gemv_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, partials=dut.partials)
     save(gemv, tmp_path / "gemv.npz")
     params = {"traffic": str(tmp_path / "traffic.npz"), "gemv": str(tmp_path / "gemv.npz"),
               "report": str(tmp_path / "gemv.json"), "seed": 12, "mixed": True}
@@ -149,11 +162,15 @@ def simulate(dut, t: DotTraffic, stall: float, seed: int = 2) -> list:
                        cycles=12 * (len(t.a_words) + t.blocks) + 500)
 
 
-@pytest.mark.parametrize("fmt, lanes", [("mxfp4", 32), ("mxfp4", 8), ("nvfp4", 16), ("mxfp8_e4m3", 8),
-                                         ("mxfp8_e5m2", 32)])
-def test_dot_engine_in_amaranth_simulator(fmt, lanes):
-    dut = hdl.DotEngine(fmt, lanes)
-    t = dot_traffic(fmt, dut.word_bits, random_jobs=12)
+@pytest.mark.parametrize("fmt, lanes, depth", [("mxfp4", 32, None), ("mxfp4", 8, None), ("nvfp4", 16, None),
+                                                ("mxfp8_e4m3", 8, None), ("mxfp8_e5m2", 32, None), ("mxfp4", 32, {}),
+                                                ("nvfp4", 8, {}), ("mxfp8_e5m2", 8, {})],
+                         ids=lambda v: ("default" if v is None else "unpipelined") if not isinstance(v, (str, int))
+                         else str(v))
+def test_dot_engine_in_amaranth_simulator(fmt, lanes, depth):
+    """The defaults (the fast preset) and the unpipelined engine, bit-exact under stalls."""
+    dut = engine(fmt, lanes, depth)
+    t = dot_traffic(fmt, dut.word_bits, random_jobs=12, partials=dut.partials)
     got = simulate(dut, t, stall=0.25)
     bad = [(t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]
     assert len(got) == len(t.results) and not bad, bad[:4]
@@ -170,7 +187,7 @@ DEPTHS = [
     ("mxfp8_e4m3", 8, dict(partials=4, add_stages=5, mul_stages=3, tree_every=1, scale_stages=3)),
     ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3)),
     ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1)),
-    ("mxfp4", 8, dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=2)),
+    ("mxfp4", 8, FAST_8),
 ]
 
 
@@ -179,7 +196,7 @@ DEPTHS = [
 def test_pipelined_dot_engine_in_amaranth_simulator(fmt, lanes, depth):
     """Bit-exact with golden.mx.dot(…, partials=P) under stalls on every stream, rejected jobs
     included; ``latency`` is what the engine takes from a job's last beat to its result."""
-    dut = hdl.DotEngine(fmt, lanes, **depth)
+    dut = engine(fmt, lanes, depth)
     assert dut.partials == depth["partials"]
     t = dot_traffic(fmt, dut.word_bits, random_jobs=10, partials=dut.partials)
     got = simulate(dut, t, stall=0.25)
@@ -187,16 +204,18 @@ def test_pipelined_dot_engine_in_amaranth_simulator(fmt, lanes, depth):
     assert len(got) == len(t.results) and not bad, bad[:4]
 
 
-# make test: FP16 and BF16 activations, MXFP4 and MXFP8 E5M2 weights; the rest in verify-full.
-@pytest.mark.parametrize("fmt, activation, lanes", [full("mxfp4", "fp16", 32), ("mxfp4", "fp16", 8),
-                                                     full("mxfp4", "bf16", 16), full("mxfp8_e5m2", "fp16", 8),
-                                                     ("mxfp8_e5m2", "bf16", 8)])
-def test_mixed_mode_in_amaranth_simulator(fmt, activation, lanes):
+# make test: FP16 and BF16 activations, MXFP4 and MXFP8 E5M2 weights, the default (fast preset) and
+# the unpipelined engine; the rest in verify-full.
+@pytest.mark.parametrize("fmt, activation, lanes, depth", [full("mxfp4", "fp16", 32, None), ("mxfp4", "fp16", 8, None),
+                                                            full("mxfp4", "bf16", 16, None),
+                                                            full("mxfp8_e5m2", "fp16", 8, None),
+                                                            ("mxfp8_e5m2", "bf16", 8, {}), full("mxfp8_e5m2", "bf16", 8, None)])
+def test_mixed_mode_in_amaranth_simulator(fmt, activation, lanes, depth):
     """MXFP8 E5M2 weights bring ±Inf elements: Inf × ±0 is NaN, Inf × the smallest subnormal
-    activation is Inf."""
+    activation is Inf. The defaults (fast preset) and the unpipelined engine ({})."""
     from verification.traffic.dot import mixed_traffic
-    dut = hdl.DotEngine(fmt, lanes, activations=activation)
-    t = mixed_traffic(fmt, activation, dut.word_bits, dut.b_word_bits, random_jobs=10)
+    dut = engine(fmt, lanes, depth, activations=activation)
+    t = mixed_traffic(fmt, activation, dut.word_bits, dut.b_word_bits, random_jobs=10, partials=dut.partials)
     got = simulate(dut, t, stall=0.25)
     bad = [(i, t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]
     assert len(got) == len(t.results) and not bad, bad[:4]
@@ -256,11 +275,11 @@ def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
     both are the same), plus the cycles its job queue adds in front (``job_delay``)."""
     rng = np.random.default_rng(1)
     n = 4 * mx.block_format(fmt).block
-    pipelined = hdl.DotEngine(fmt, lanes, **depth)
+    pipelined = engine(fmt, lanes, depth)
     t = DotTraffic(pipelined.word_bits, partials=pipelined.partials)
     add_dot(t, mx.quantize(rng.standard_normal((1, n)), fmt), mx.quantize(rng.standard_normal((1, n)), fmt),
             mx.block_format(fmt).element.bits)
-    today = hdl.DotEngine(fmt, lanes)
+    today = engine(fmt, lanes, {})
     assert today.latency == 4
     assert today.job_delay == 0 and pipelined.job_delay == 4 + depth.get("load_stages", 0)
     assert first_result_cycle(pipelined, t) - first_result_cycle(today, t) == \
@@ -292,15 +311,13 @@ def test_pipelined_dot_engine_parameters_are_checked():
     assert hdl.DotEngine("mxfp4", 8, add_stages=3).partials == 1        # a block every 4 beats
 
 
-@pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)),
-                                          (8, dict(partials=4, add_stages=10, mul_stages=1, tree_every=2,
-                                                   scale_stages=6, load_stages=2))])
+@pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)), (8, FAST_8)])
 def test_pipelined_dot_engine_keeps_one_beat_per_cycle_back_to_back(lanes, depth):
     """Jobs of k = 1024 back to back, nothing stalling: one result every k / lanes cycles, i.e.
     a beat on every cycle (the partials are combined in the other bank while the next job
     accumulates: no bubble between jobs)."""
     rng = np.random.default_rng(3)
-    dut = hdl.DotEngine("mxfp4", lanes, **depth)
+    dut = engine("mxfp4", lanes, depth)
     t = DotTraffic(dut.word_bits, partials=dut.partials)
     jobs, k = 6, 1024
     add_dot(t, mx.quantize(rng.standard_normal((jobs, k)), "mxfp4"), mx.quantize(rng.standard_normal((jobs, k)), "mxfp4"), 4)
@@ -317,9 +334,8 @@ def test_depth_presets():
     from hdl.dot import combine_cycles, fewest_partials
     today = hdl.DotEngine("mxfp4", 8, preset="unpipelined")
     assert (today.latency, today.partials, today.pipelined, today.job_delay) == (4, 1, False, 0)
-    fast = hdl.DotEngine("mxfp4", 8, preset="fast")
-    setting = PIPELINED[0].values[1]
-    assert {k: getattr(fast, f"_{k}") for k in setting} == setting and fast.preset == "fast"
+    fast = hdl.DotEngine("mxfp4", 8)
+    assert {k: getattr(fast, f"_{k}") for k in FAST_8} == FAST_8 and fast.preset == "fast"
     for fmt, lanes, add, partials in (("mxfp4", 16, 10, 8), ("mxfp4", 32, 5, 8), ("nvfp4", 16, 9, 16),
                                       ("nvfp4", 8, 10, 8), ("mxfp8_e4m3", 32, 5, 8)):
         e = hdl.DotEngine(fmt, lanes, preset="fast")
@@ -343,14 +359,15 @@ def test_fast_preset_keeps_one_beat_per_cycle_back_to_back(lanes):
     assert (intervals == k // lanes).all(), intervals
 
 
+# verify-full: make test has mixed mode at the defaults (the fast preset) in test_mixed_mode_in_amaranth_simulator.
 @pytest.mark.parametrize("activation, lanes, depth", [full("fp16", 32, dict(partials=4, add_stages=3, mul_stages=2,
                                                                               tree_every=2, scale_stages=3)),
-                                                       ("bf16", 8, dict(partials=2, add_stages=5, mul_stages=1))])
+                                                       full("bf16", 8, dict(partials=2, add_stages=5, mul_stages=1))])
 def test_pipelined_mixed_mode_in_amaranth_simulator(activation, lanes, depth):
     """Mixed mode at depth: the FP16/BF16 products registered, ScaleApply's mixed form cut,
     partial sums; bit-exact with golden.mx.dot(q, b, partials=P) under stalls."""
     from verification.traffic.dot import mixed_traffic
-    dut = hdl.DotEngine("mxfp4", lanes, activations=activation, **depth)
+    dut = engine("mxfp4", lanes, depth, activations=activation)
     t = mixed_traffic("mxfp4", activation, dut.word_bits, dut.b_word_bits, random_jobs=8, partials=dut.partials)
     got = simulate(dut, t, stall=0.25)
     bad = [(i, t.kinds[i], hex(g), hex(w)) for i, (g, w) in enumerate(zip(got, t.results)) if g != w]

@@ -165,6 +165,9 @@ def test_parallel_sweep_writes_json_markdown_and_plots(tmp_path):
     assert sorted(steps) == [(1, 2), (2, 2)]
     rom, mul = (r["sg13g2"] for r in records)                    # SG13G2 for every design point
     assert rom["area_um2"] > 0 and rom["traffic"] is None and "energy_pj_per_op" not in rom
+    by_clock = mul["energy_pj_per_op_by_clock"]             # the same activity at 100 and 250 MHz
+    assert set(by_clock) == {"100", "250"} and by_clock["100"] == mul["energy_pj_per_op"]
+    assert 0 < by_clock["250"] <= by_clock["100"]            # leakage per op shrinks with the period
     by_traffic = mul["energy_pj_per_op_by_traffic"]
     assert set(by_traffic) == set(report.SG13G2_TRAFFICS) and by_traffic["relu90"] < by_traffic["relu0"]
     md = (tmp_path / "report.md").read_text()
@@ -175,7 +178,8 @@ def test_parallel_sweep_writes_json_markdown_and_plots(tmp_path):
 
 def test_sg13g2_engine_table_gives_per_lane_area_and_energy_ratios():
     def rec(fmt, unit, area, energy):
-        return {"name": f"{unit}_{fmt}_lanes8", "unit": unit, "params": {"fmt": fmt, "lanes": 8},
+        params = {"fmt": fmt, "lanes": 8, **({"preset": "unpipelined"} if unit == "dot" else {})}
+        return {"name": f"{unit}_{fmt}_lanes8", "unit": unit, "params": params,
                 "sg13g2": {"area_um2": area, "fmax_mhz": 50.0,
                            "energy_pj_per_op_by_traffic": {"relu50": energy, "relu90": energy / 2}}}
     table = report.silicon_engine_table([rec("mxfp4", "dot", 800.0, 5.0), rec("mxfp8_e4m3", "dot", 1600.0, 10.0),
@@ -231,9 +235,30 @@ def test_flow_comparison_points_stay_out_of_the_engine_table():
         return {"unit": unit, "params": {"fmt": fmt, "lanes": lanes, **params}, "transistors": transistors,
                 "generic_cells": 1, "ice40_lut4": 1, "depth": 1,
                 "name": report.point_name(unit, {"fmt": fmt, "lanes": lanes, **params})}
-    table = report.engine_table([engine("mxfp4", 8, 300), engine("int4", 8, 100),
-                                 engine("int4", 8, 999, alumacc=True)])
+    table = report.engine_table([engine("mxfp4", 8, 300, preset="unpipelined"), engine("int4", 8, 100),
+                                 engine("int4", 8, 999, alumacc=True), engine("mxfp4", 8, 777)])
     assert "| mxfp4 | 8 | 38 |" in table and "| 3.00 |" in table and "999" not in table
+    assert "97 |" not in table                              # the fast preset is not compared per lane
+
+
+def test_pipelined_table_sets_the_default_beside_the_unpipelined_engine():
+    """Issue 28: the fast preset's row (partials, Fmax at both corners, HX8K Fmax, area,
+    flip-flops, pJ/MAC at each clock) and its unpipelined twin's, with the ratios."""
+    def rec(params, area, energy, typ, slow, ffs):
+        return {"unit": "dot", "params": params, "name": report.point_name("dot", params), "fmax_mhz": 70.2,
+                "sg13g2": {"area_um2": area, "energy_pj_per_op": energy, "flip_flops": ffs, "fmax_mhz": 1000 / typ,
+                           "ops_per_cycle": 7.5,
+                           "critical_path_ns_by_corner": {"typ": typ, "slow": slow},
+                           "energy_pj_per_op_by_clock": {"100": energy, "250": energy * 0.99}}}
+    fast = rec({"fmt": "mxfp4", "lanes": 8}, 2000.0, 12.0, 4.0, 6.25, 2738)
+    slow = rec({"fmt": "mxfp4", "lanes": 8, "preset": "unpipelined"}, 1000.0, 3.0, 16.0, 25.0, 463)
+    table = report.pipelined_table([slow, fast])
+    assert "| pJ/MAC 100 MHz | pJ/MAC 250 MHz |" in table
+    rows = [line for line in table.splitlines() if line.startswith("| `dot_mxfp4")]
+    assert rows == ["| `dot_mxfp4_lanes8` | 4 | 250.0 | 160.0 | 70.2 | 2,000 | 2,738 | 7.50 | 12.000 | 11.880 | 2.00 | 4.00 |",
+                    "| `dot_mxfp4_lanes8_unpipelined` | 1 | 62.5 | 40.0 | 70.2 | 1,000 | 463 | 7.50 | 3.000 | 2.970 | 1.00 | "
+                    "1.00 |"]
+    assert report.pipelined_table([slow]) == ""
 
 
 @pytest.mark.yosys

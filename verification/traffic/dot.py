@@ -257,3 +257,21 @@ def mixed_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, seed: 
             q.scales = rng.integers(0, 255, q.scales.shape).astype(np.uint8)
         add_mixed(t, q, acts(x * np.exp2(rng.integers(-10, 10))), "random")
     return t
+
+
+def mixed_gemv_traffic(fmt, activation: str, word_bits: int, b_word_bits: int, rows: int = 8, k: int = 1024,
+                       seed: int = 3, partials: int = 1) -> DotTraffic:
+    """Mixed mode shaped like a GEMV: ``rows`` weight rows against one FP16/BF16 activation
+    vector of ``k`` elements, back to back. The bench's throughput check takes this (jobs
+    longer than a pipelined engine's combine keep one beat per cycle; short random jobs do not)."""
+    import ml_dtypes
+
+    fmt = mx.block_format(fmt)
+    dtype = np.float16 if activation == "fp16" else ml_dtypes.bfloat16
+    rng = np.random.default_rng(seed)
+    t = DotTraffic(word_bits, partials=partials)
+    t.b_word_bits = b_word_bits
+    weights = mx.quantize(rng.standard_normal((rows, k)), fmt)
+    vector = np.tile(np.maximum(rng.standard_normal((1, k)), 0), (rows, 1)).astype(dtype)
+    add_mixed(t, weights, vector, "gemv")
+    return t
