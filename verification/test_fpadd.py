@@ -50,8 +50,10 @@ def test_fp32_adder_against_numpy_on_verilator(tmp_path, simulator):
     assert adder_bench(tmp_path, simulator, 150_000 if simulator == "verilator" else 20_000) == (1, 0)
 
 
+# verify-full: make test runs the deepest adder's Verilog inside the default dot engine's bench
+# (its accumulator and combine adders) and its cuts in the Amaranth simulator below.
 @pytest.mark.verilator
-@pytest.mark.parametrize("stages", [full(2), MAX_STAGES])
+@pytest.mark.parametrize("stages", [full(2), full(MAX_STAGES)])
 def test_pipelined_fp32_adder_on_verilator(tmp_path, stages):
     """The pipelined adder (a new addition every cycle, results checked ``stages`` cycles
     later) at a middle and the deepest cut setting: 20,000 pairs each on Verilator."""

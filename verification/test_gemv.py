@@ -31,7 +31,7 @@ def test_gemv_in_amaranth_simulator(fmt, lanes, rows, k, activations):
 
 
 @pytest.mark.parametrize("fmt, lanes, rows, k, activations", [
-    ("mxfp4", 8, 3, 256, None), ("mxfp4", 32, 4, 512, None), ("mxfp4", 16, 3, 128, "fp16"),
+    ("mxfp4", 8, 3, 256, None), ("mxfp4", 32, 4, 512, None), full("mxfp4", 16, 3, 128, "fp16"),
     full("nvfp4", 16, 3, 128, None), full("mxfp8_e4m3", 8, 2, 64, None)])
 def test_gemv_on_the_fast_engine_in_amaranth_simulator(fmt, lanes, rows, k, activations):
     """GEMV on the engine's fast preset (issue 28 step 3): every row equals golden.mx.matmul(…,
