@@ -132,6 +132,7 @@ def _parser() -> _Parser:
     p.add_argument("--scale-mode", dest="scale_mode", help="MX: floor (default), ceil, even, rceil")
     p.add_argument("--rounding", default="rne", help="rne (default), rtz, rna, stochastic")
     p.add_argument("--two-level", dest="two_level", action="store_true", help="nvfp4: add the FP32 per-tensor scale")
+    p.add_argument("--seed", type=int, help="--rounding stochastic: random seed (default 0; recorded in meta.json)")
     p = sub.add_parser("dequantize", help="an export folder → float32 .npy")
     p.set_defaults(run=_dequantize)
     p.add_argument("input", help="folder written by fp4hw quantize")
@@ -299,7 +300,8 @@ def _quantize(args) -> int:
     export.check_export_target(args.output)              # before the (long) quantization
     x = load_tensor(args.input, args.tensor)
     meta = export.export(x, Path(args.output), args.format, word_bits=args.word_bits, layout=args.layout,
-                         scale_mode=args.scale_mode or "floor", rounding=args.rounding, two_level=args.two_level)
+                         scale_mode=args.scale_mode or "floor", rounding=args.rounding, two_level=args.two_level,
+                         seed=args.seed)
     print(f"wrote {args.output}/: {meta['words']} words of {meta['word_bits']} bits (words.hex), "
           f"{meta['blocks']} scales (scales.hex), codes.npy, scales.npy, image.npy, meta.json")
     return 0

@@ -10,8 +10,9 @@ with :func:`golden.mx.quantize` and writes into ``out_dir``:
 - ``scales.hex``: one scale code (2 hex digits) per line, in block order (row-major blocks);
 - ``codes.npy`` (uint8 element codes, padded shape), ``scales.npy`` (uint8), ``image.npy`` (the
   packed little-endian bytes, = ``words.hex``);
-- ``meta.json``: format, original and padded shape, word width, layout, scale mode, rounding,
-  the NVFP4 per-tensor scale, the word and block counts.
+- ``meta.json``: format, original and padded shape, word width, layout, scale mode, rounding
+  (and the seed of stochastic rounding), the NVFP4 per-tensor scale (with its FP32 bits), the
+  word and block counts.
 
 The last axis is padded with zeros to whole blocks and whole words (a zero changes no block's
 amax); a diagonal image also pads the rows to whole tiles. ``load(out_dir)`` reads the hex images
@@ -56,9 +57,10 @@ def _padded_shape(shape: tuple, block_fmt, word_bits: int, layout: str) -> tuple
 
 
 def export(x, out_dir, fmt: str = "mxfp4", *, word_bits: int = 32, layout: str = "linear",
-           scale_mode: str = "floor", rounding: str = "rne", two_level: bool = False) -> dict:
+           scale_mode: str = "floor", rounding: str = "rne", two_level: bool = False, seed: int | None = None) -> dict:
     """Quantize ``x`` and write its memory images into ``out_dir`` (see the module docstring).
-    Returns the metadata."""
+    ``seed`` (stochastic rounding only; default 0) seeds the random bits, so an export is
+    reproducible; meta.json records it. Returns the metadata."""
     if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
         raise ValueError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     block_fmt = mx.block_format(fmt)
@@ -73,15 +75,27 @@ def export(x, out_dir, fmt: str = "mxfp4", *, word_bits: int = 32, layout: str =
     if not block_fmt.is_mx and scale_mode != "floor":
         raise ValueError(f"--scale-mode {scale_mode} applies to MX formats; nvfp4's block scale is fixed "
                          "(block amax / 6, RNE to UE4M3)")
+    if rounding == "stochastic":
+        seed = 0 if seed is None else seed
+        if not is_int(seed) or not 0 <= seed < 1 << 63:
+            raise ValueError(f"--seed {seed!r} must be an integer from 0 to 2^63 - 1")
+    elif seed is not None:
+        raise ValueError(f"--seed feeds stochastic rounding; with --rounding {rounding} it would be ignored")
     out_dir = check_export_target(out_dir)
     x = np.asarray(x)
     if x.dtype.kind != "f":
         raise ValueError(f"the tensor has dtype {x.dtype}, not float")
+    with np.errstate(invalid="ignore"):
+        beyond = np.abs(x[np.isfinite(x)]).max(initial=0) > np.finfo(np.float32).max
+    if beyond:                   # a float64 tensor: fp4hw's formats and scales live in float32's range
+        raise ValueError(f"the tensor holds finite values beyond float32's range (largest magnitude "
+                         f"{np.abs(x[np.isfinite(x)]).max():.3g} > 3.4e38); they would export as Inf")
     shape = x.shape
     x2 = x.reshape(1, -1) if x.ndim == 1 else x.reshape(-1, shape[-1])
     rows, cols = _padded_shape(shape, block_fmt, word_bits, layout)
     padded = np.pad(x2, ((0, rows - x2.shape[0]), (0, cols - x2.shape[1])))
     q = mx.quantize(padded, block_fmt, scale_mode=scale_mode, rounding=rounding,
+                    rbits=np.random.default_rng(seed) if rounding == "stochastic" else None,
                     tensor_scale="amax" if two_level else None)
     image = packing.pack_elements(q.codes, bits, word_bits, layout)
     words = packing.to_words(image, word_bits)
@@ -90,7 +104,8 @@ def export(x, out_dir, fmt: str = "mxfp4", *, word_bits: int = 32, layout: str =
             "word_bits": word_bits, "layout": layout, "scale_mode": scale_mode, "rounding": rounding,
             "tensor_scale": None if q.tensor_scale is None else float(q.tensor_scale),
             "tensor_scale_hex": None if q.tensor_scale is None else f"{np.float32(q.tensor_scale).view(np.uint32):08x}",
-            "words": len(words), "blocks": int(q.scales.size), "element_bits": bits}
+            "words": len(words), "blocks": int(q.scales.size), "element_bits": bits,
+            "seed": seed if rounding == "stochastic" else None}
     files = {
         "words.hex": "".join(f"{w:0{digits}x}\n" for w in words),
         "scales.hex": "".join(f"{int(s):02x}\n" for s in q.scales.reshape(-1)),
@@ -193,6 +208,22 @@ def check_meta(meta, where: str) -> dict:
             bad("tensor_scale", "applies to nvfp4 only")
         if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts) or ts <= 0:
             bad("tensor_scale", "must be a positive finite number or null")
+        tiny, huge = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+        if not tiny <= ts <= huge:            # the hardware's FP32 multiplier takes it (issue 33)
+            bad("tensor_scale", f"{ts:g} is outside float32's normal range ({tiny:.3g} to {huge:.3g})")
+        hex_text = meta.get("tensor_scale_hex")
+        if hex_text is not None:
+            if not (isinstance(hex_text, str) and len(hex_text) == 8
+                    and all(c in "0123456789abcdefABCDEF" for c in hex_text)):
+                bad("tensor_scale_hex", "must be 8 hex digits (the FP32 bits of tensor_scale) or null")
+            if np.uint32(int(hex_text, 16)).view(np.float32) != np.float32(ts):
+                bad("tensor_scale_hex", f"{hex_text} is not the FP32 of tensor_scale {ts!r} "
+                    f"({np.float32(ts).view(np.uint32):08x})")
+    elif meta.get("tensor_scale_hex") is not None:
+        bad("tensor_scale_hex", "is set while tensor_scale is null")
+    seed = meta.get("seed")
+    if seed is not None and (not is_int(seed) or seed < 0):
+        bad("seed", "must be a non-negative integer or null")
     for field in ("scale_mode", "rounding"):
         if field in meta and not isinstance(meta[field], str):
             bad(field, "must be a string")

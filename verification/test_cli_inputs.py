@@ -422,3 +422,47 @@ def test_sigterm_and_sighup_end_a_run_as_ctrl_c_does(tmp_path, name):
     assert run.wait(timeout=60) == 128 + number
     assert f"fp4hw: stopped by {name}; earlier outputs are left as they were" in err.splitlines()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_stochastic_quantize_is_reproducible_and_records_its_seed(tmp_path, capsys):
+    """Issue 33: `quantize --rounding stochastic` drew fresh random bits every run and meta.json
+    recorded none. Now the seed defaults to 0, `--seed` picks another, meta.json records it, and
+    a --seed that would be ignored (no stochastic rounding) is refused."""
+    src = tmp_path / "w.npy"
+    np.save(src, np.random.default_rng(2).standard_normal((4, 128)).astype(np.float32))
+    words = {}
+    for name, extra in (("a", []), ("b", []), ("c", ["--seed", "5"])):
+        assert main(["quantize", str(src), "--rounding", "stochastic", *extra, "-o", str(tmp_path / name)]) == 0
+        words[name] = (tmp_path / name / "words.hex").read_text()
+    assert words["a"] == words["b"] != words["c"]
+    assert json.loads((tmp_path / "a" / "meta.json").read_text())["seed"] == 0
+    assert json.loads((tmp_path / "c" / "meta.json").read_text())["seed"] == 5
+    capsys.readouterr()
+    one_line_error(capsys, "quantize", src, "--seed", "5", "-o", tmp_path / "d", mentions=("--seed", "rne"))
+    one_line_error(capsys, "quantize", src, "--rounding", "stochastic", "--seed", "-1", "-o", tmp_path / "d",
+                   mentions=("--seed",))
+    assert not (tmp_path / "d").exists()
+
+
+def test_values_beyond_float32_are_refused(tmp_path, capsys):
+    """Issue 33: a float64 1e39 exported, then dequantized to Inf; a meta.json tensor_scale of
+    1e308 or 1e-50 gave all-Inf or all-zero output; tensor_scale_hex was never compared."""
+    big = tmp_path / "big.npy"
+    np.save(big, np.array([[1e39] + [1.0] * 31]))
+    one_line_error(capsys, "quantize", big, "-o", tmp_path / "x", mentions=("float32",))
+    assert not (tmp_path / "x").exists()
+    src = tmp_path / "w.npy"
+    np.save(src, np.linspace(-3, 3, 64, dtype=np.float32).reshape(2, 32))
+    assert main(["quantize", str(src), "--format", "nvfp4", "--two-level", "-o", str(tmp_path / "e")]) == 0
+    capsys.readouterr()
+    meta_path = tmp_path / "e" / "meta.json"
+    good = json.loads(meta_path.read_text())
+    for edit, field in (({"tensor_scale": 1e308}, "tensor_scale"), ({"tensor_scale": 1e-50}, "tensor_scale"),
+                        ({"tensor_scale_hex": "3f800000"}, "tensor_scale_hex"),
+                        ({"tensor_scale_hex": "xyz"}, "tensor_scale_hex"),
+                        ({"tensor_scale": None}, "tensor_scale_hex"), ({"seed": -3}, "seed")):
+        meta_path.write_text(json.dumps({**good, **edit}))
+        one_line_error(capsys, "dequantize", tmp_path / "e", "-o", tmp_path / "y.npy", mentions=(field, "meta.json"))
+        assert not (tmp_path / "y.npy").exists()
+    meta_path.write_text(json.dumps(good))
+    assert main(["dequantize", str(tmp_path / "e"), "-o", str(tmp_path / "y.npy")]) == 0
