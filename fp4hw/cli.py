@@ -322,6 +322,7 @@ def _dequantize(args) -> int:
 
 
 def _analyze(args) -> int:
+    import numpy as np
     from golden import analysis, analysis_report
     from synth import files
     from .progress import Progress
@@ -356,6 +357,9 @@ def _analyze(args) -> int:
         else:
             label = Path(item).name if names.count(Path(item).name) == 1 else item
             tensors[label] = load_tensor(item, args.name)
+            if not np.any(tensors[label]):
+                raise ValueError(f"--tensor {item}: every value is zero, so every scheme is exact and its "
+                                 "error ratios (SQNR) are undefined; nothing to analyze")
     for name in args.schemes or []:
         analysis.scheme(name)
     bar = Progress("analyze")
@@ -432,9 +436,12 @@ def _main(argv) -> int:
     from synth.toolchain import ToolFailed, ToolMissing
     if sys.stderr is None:       # started with stderr closed: print(file=None) would write to stdout,
         sys.stderr = open(os.devnull, "w")       # i.e. into the Verilog a user redirected there (issue 33)
+    import warnings
     try:
         args = _parser().parse_args(argv)
-        return args.run(args)
+        with warnings.catch_warnings():   # the CLI speaks in its own lines, not numpy's or matplotlib's (issue 33)
+            warnings.simplefilter("ignore")
+            return args.run(args)
     except SystemExit as done:                         # --version, --help
         return done.code if isinstance(done.code, int) else 0
     except _UsageError as error:

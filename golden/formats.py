@@ -32,7 +32,8 @@ _NAN_MODES = ("raise", "zero")
 
 
 def _first_index(mask: np.ndarray) -> tuple:
-    return tuple(int(i[0]) for i in np.nonzero(mask))
+    """The index of the first True of ``mask`` (() for a 0-d mask: numpy refuses nonzero there)."""
+    return tuple(int(i[0]) for i in np.nonzero(mask)) if np.ndim(mask) else ()
 
 
 class FloatFormat:
@@ -93,6 +94,8 @@ class FloatFormat:
             raise ValueError(f"{self.name} codes must be integers, got dtype {c.dtype}")
         bad = (c < 0) | (c >= (1 << self.bits))
         if bad.any():
+            if c.ndim == 0:               # a scalar: numpy's 0-d indexing error leaked (issue 33)
+                raise ValueError(f"{self.name} code {int(c)} is outside [0, {1 << self.bits})")
             raise ValueError(f"{int(bad.sum())} {self.name} codes are outside [0, {1 << self.bits}); "
                              f"first at index {_first_index(bad)}: {int(c[bad].flat[0])}")
         return c.astype(np.int64)

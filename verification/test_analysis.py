@@ -270,6 +270,26 @@ def test_cli_analyze_keeps_same_named_files_apart_and_refuses_ignored_options(tm
                  "-o", str(tmp_path / "y")]) == 0                           # --rows shapes the synthetic one
 
 
+def test_cli_analyze_all_zero_tensor_and_warnings(tmp_path, capsys, monkeypatch):
+    """Issue 33: an all-zero tensor failed with a message the user could not act on, and numpy /
+    matplotlib warnings leaked to stderr. Now the one is refused in one line that says why, and
+    a warning raised during a run stays out of the CLI's output."""
+    import warnings
+    from golden import analysis_report
+    np.save(tmp_path / "z.npy", np.zeros((4, 64), np.float32))
+    code, err = _cli(["analyze", "--tensor", str(tmp_path / "z.npy"), "-o", str(tmp_path / "a")], capsys)
+    assert code == 2 and len(err) == 1 and "every value is zero" in err[0] and not (tmp_path / "a").exists()
+    real = analysis_report.analyze_tensors
+
+    def noisy(*args, **kwargs):
+        warnings.warn("invalid value encountered in dot", RuntimeWarning)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(analysis_report, "analyze_tensors", noisy)
+    code, err = _cli(["analyze", "--tensor", "normal", "--rows", "2", "--cols", "64", "--schemes", "mxfp4",
+                      "-o", str(tmp_path / "b")], capsys)
+    assert code == 0 and not [line for line in err if "Warning" in line or "invalid value" in line], err
+
+
 def test_docs_claims_regenerates_from_one_command(tmp_path, monkeypatch):
     """`fp4hw claims` writes docs/claims.md: the analysis sections from golden, the energy
     sections from the report's design points (here the committed report.json's records, which

@@ -303,3 +303,14 @@ def test_minifloat_refuses_a_bias_whose_values_leave_float64(bias, words):
 def test_minifloat_accepts_the_extreme_biases_that_fit():
     assert MiniFloat(4, 3, 1020).min_subnormal == 2.0 ** -1022
     assert np.isfinite(MiniFloat(4, 3, -1008).max)
+
+
+def test_scalar_calls_give_our_errors_not_numpys():
+    """Issue 33: golden.E2M1.decode(16) leaked numpy's "Calling nonzero on 0d arrays" error."""
+    import golden
+    for call, words in [(lambda: golden.E2M1.decode(16), ("E2M1 code 16", "[0, 16)")),
+                        (lambda: golden.E4M3.decode64(-1), ("E4M3 code -1",)),
+                        (lambda: golden.E2M1.encode(float("nan")), ("NaN", "E2M1 has no NaN"))]:
+        with pytest.raises(ValueError) as error:
+            call()
+        assert all(w in str(error.value) for w in words) and "0d" not in str(error.value), str(error.value)
