@@ -37,6 +37,21 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):                       # one line, exit 2 (no usage dump)
         raise _UsageError(f"{self.prog}: {message}")
 
+    def parse_args(self, args=None, namespace=None):
+        """As argparse, but an option given twice is an error (argparse keeps the last one
+        silently; issue 33)."""
+        argv = sys.argv[1:] if args is None else list(args)
+        seen = set()
+        for token in argv:
+            if token == "--":
+                break
+            if token.startswith("-") and len(token) > 1 and not token[1].isdigit():
+                name = token.split("=", 1)[0]
+                if name in seen and name not in ("-h", "--help"):
+                    self.error(f"{name} is given twice")
+                seen.add(name)
+        return super().parse_args(argv, namespace)
+
 
 class _UsageError(Exception):
     pass
@@ -194,6 +209,13 @@ def _synth(args) -> int:
     given = [k for k, v in silicon.items() if v is not None]
     if given and args.lib != "sg13g2":
         raise ValueError(f"{', '.join(given)} applies to --lib sg13g2 only")
+    if args.traffic is not None:
+        from synth import traffic
+        traffic.check_traffic(args.traffic)              # '' too: it is not the default
+        params = {k: v for k, v in _unit_params(args).items() if v is not None}
+        if not traffic.has_traffic(args.unit, params):
+            raise ValueError(f"--traffic: {args.unit} with these parameters has no traffic model, so no power "
+                             "is computed; leave --traffic out")
     component, name = _component(args)
     verilog = synth.to_verilog(component, name)
     if args.lib == "sg13g2":
@@ -227,7 +249,8 @@ def _synth_sg13g2(args, verilog: str, name: str) -> int:
     record = sg13g2.measure(args.unit, params, verilog, name, corner=args.corner or "typ",
                             alumacc=args.unit not in NO_ALUMACC_UNITS,
                             clock_mhz=sg13g2.DEFAULT_CLOCK_MHZ if args.clock_mhz is None else args.clock_mhz,
-                            traffic=traffic.check_traffic(args.traffic or traffic.DEFAULT_TRAFFIC))
+                            traffic=traffic.check_traffic(traffic.DEFAULT_TRAFFIC if args.traffic is None
+                                                          else args.traffic))
     if args.json:
         print(json.dumps({"top": name, "sg13g2": record}, indent=1, sort_keys=True))
         return 0

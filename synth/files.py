@@ -31,9 +31,12 @@ def _umask() -> int:
 def check_target(path, *, kind: str = "file", option: str = "-o") -> Path:
     """``path`` as a Path if it may be written as ``kind`` ("file" or "folder"); ValueError with
     one line otherwise. A file's folder must exist; a folder's parents are made when written."""
+    text = os.fspath(path)
     path = Path(path)
     if str(path) in ("", "."):
         raise ValueError(f"{option} needs a {kind} name")
+    if kind == "file" and text.endswith(("/", os.sep)):     # Path() drops the slash: "newdir/" named a file
+        raise ValueError(f"{option} {text} names a folder (it ends in /); give a file name")
     if path.is_symlink():
         raise ValueError(f"{option} {path} is a symbolic link; name a regular {kind}")
     if path.exists():

@@ -466,3 +466,19 @@ def test_values_beyond_float32_are_refused(tmp_path, capsys):
         assert not (tmp_path / "y.npy").exists()
     meta_path.write_text(json.dumps(good))
     assert main(["dequantize", str(tmp_path / "e"), "-o", str(tmp_path / "y.npy")]) == 0
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["verilog", "decoder", "--lanes", "2", "--lanes", "4"], ("--lanes", "twice")),
+    (["verilog", "decoder", "--lanes=2", "--lanes", "4"], ("--lanes", "twice")),
+    (["analyze", "--tensor", "normal", "--tensor", "laplace"], ("--tensor", "twice")),
+    (["synth", "decoder", "--lib", "sg13g2", "--traffic", ""], ("traffic",)),
+    (["synth", "scale_apply", "--lib", "sg13g2", "--traffic", "relu0"], ("--traffic", "no traffic model")),
+    (["verilog", "decoder", "-o", "newdir/"], ("newdir/", "folder")),
+], ids=["repeated", "repeated-equals", "repeated-nargs", "empty-traffic", "traffic-without-model", "trailing-slash"])
+def test_options_that_would_be_ignored_or_overridden_are_refused(tmp_path, monkeypatch, capsys, argv, words):
+    """Issue 33: a repeated option silently took the last value, `--traffic ''` the default,
+    `--traffic` on a unit without a traffic model nothing, and `-o newdir/` wrote a file."""
+    monkeypatch.chdir(tmp_path)
+    one_line_error(capsys, *argv, mentions=words)
+    assert not list(tmp_path.iterdir())
