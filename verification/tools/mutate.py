@@ -42,7 +42,8 @@ TESTS = {
     "arith.py": (["test_hdl_arith.py", "test_decoder_sim.py", "test_multiplier.py", "test_mac.py", "test_quantizer.py"],
                  "hdl_arith or (amaranth and not mxfp8)"),
     "decoder.py": (["test_decoder_sim.py"], ""),
-    "pipeline.py": (["test_decoder_sim.py", "test_multiplier.py"], "pipeline or pipelined or exhaustive"),
+    "pipeline.py": (["test_decoder_sim.py", "test_multiplier.py", "test_loader.py"],
+                    "pipeline or pipelined or exhaustive or token_register"),   # stream_register: the loader's
     "multiplier.py": (["test_multiplier.py", "test_dot.py"], "amaranth or mixed_mode_in"),
     "mac.py": (["test_mac.py"], "amaranth"),
     "rounding.py": (["test_multiplier.py", "test_mac.py", "test_scale.py", "test_quantizer.py"], "amaranth"),
