@@ -79,8 +79,14 @@ def safetensors_header(path) -> tuple[dict, int]:
         if length > min(_MAX_HEADER, size - 8):
             raise ValueError(f"{path}: truncated or not a safetensors file (header of {length} bytes)")
         raw = f.read(length)
+    def unique(pairs):
+        names = [k for k, _ in pairs]
+        twice = sorted({k for k in names if names.count(k) > 1})
+        if twice:                 # json keeps the last silently; the safetensors library refuses
+            raise ValueError(f"{path}: the header names {twice[0][:60]!r} twice")
+        return dict(pairs)
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=unique)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ValueError(f"{path}: corrupt safetensors header (not JSON)") from None
     if not isinstance(header, dict):
@@ -91,6 +97,17 @@ def safetensors_header(path) -> tuple[dict, int]:
     base = 8 + length
     for name, info in header.items():
         _check_entry(path, name, info, size - base)
+    # as the safetensors library: the tensors' data tile the data section, no overlap, no hole,
+    # nothing after the last one (issue 33)
+    position = 0
+    for name, info in sorted(header.items(), key=lambda item: tuple(item[1]["data_offsets"])):
+        start, end = info["data_offsets"]
+        if start != position:
+            what = "overlaps the tensor before it" if start < position else f"leaves a hole of {start - position} bytes"
+            raise ValueError(f"{path}: tensor {name!r}: data_offsets [{start}, {end}] {what}")
+        position = end
+    if position != size - base:
+        raise ValueError(f"{path}: {size - base - position} bytes after the last tensor's data (trailing bytes)")
     return header, base
 
 

@@ -482,3 +482,34 @@ def test_options_that_would_be_ignored_or_overridden_are_refused(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     one_line_error(capsys, *argv, mentions=words)
     assert not list(tmp_path.iterdir())
+
+
+def _raw_safetensors(text: str, data: bytes) -> bytes:
+    return struct.pack("<Q", len(text.encode())) + text.encode() + data
+
+
+_F16 = '{"dtype": "F32", "shape": [16], "data_offsets": [%d, %d]}'
+MALFORMED_SAFETENSORS = {
+    "duplicate-name": (('{"t": %s, "t": %s}' % (_F16 % (0, 64), _F16 % (64, 128))), 128, "twice"),
+    "overlap": (('{"a": %s, "b": %s}' % (_F16 % (0, 64), _F16 % (32, 96))), 96, "overlaps"),
+    "hole": (('{"a": %s, "b": %s}' % (_F16 % (0, 64), _F16 % (72, 136))), 136, "hole"),
+    "trailing-bytes": (('{"a": %s}' % (_F16 % (0, 64))), 72, "trailing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_SAFETENSORS))
+def test_malformed_safetensors_are_refused_as_the_library_refuses_them(tmp_path, capsys, case):
+    """Issue 33: duplicate tensor names, overlapping or holed data offsets and trailing bytes were
+    accepted; the reference safetensors library refuses all four (checked here when installed)."""
+    text, size, words = MALFORMED_SAFETENSORS[case]
+    src = tmp_path / "m.safetensors"
+    src.write_bytes(_raw_safetensors(text, bytes(size)))
+    one_line_error(capsys, "quantize", src, "--tensor", "a" if case != "duplicate-name" else "t",
+                   "-o", tmp_path / "out", mentions=(str(src), words))
+    assert not (tmp_path / "out").exists()
+    try:
+        from safetensors.numpy import load_file
+    except ImportError:
+        return
+    with pytest.raises(Exception):
+        load_file(src)
