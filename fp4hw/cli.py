@@ -380,6 +380,11 @@ def _analyze(args) -> int:
         else:
             label = Path(item).name if names.count(Path(item).name) == 1 else item
             tensors[label] = load_tensor(item, args.name)
+            finite = np.isfinite(tensors[label])
+            if not finite.all():
+                first = tuple(int(i[0]) for i in np.nonzero(~finite)) if finite.ndim else ()
+                raise ValueError(f"--tensor {item}: {int((~finite).sum())} NaN or Inf values (first at index "
+                                 f"{first}); the error analysis needs finite values")
             if not np.any(tensors[label]):
                 raise ValueError(f"--tensor {item}: every value is zero, so every scheme is exact and its "
                                  "error ratios (SQNR) are undefined; nothing to analyze")

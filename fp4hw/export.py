@@ -250,6 +250,12 @@ def load(out_dir) -> tuple[mx.Quantized, dict]:
     fmt, word_bits, layout, padded = checked["format"], checked["word_bits"], checked["layout"], checked["padded_shape"]
     words = _read_hex(out / "words.hex", word_bits // 4, checked["words"])
     scales = np.array(_read_hex(out / "scales.hex", 2, checked["blocks"]), dtype=np.uint8)
+    if not fmt.is_mx:                  # UE4M3 scale codes are 7 bits; the file must say which is wrong
+        bad = np.flatnonzero(scales >= 1 << fmt.scale.bits)
+        if bad.size:
+            raise ValueError(f"{out / 'scales.hex'}: line {bad[0] + 1}: {int(scales[bad[0]]):02x} is not a "
+                             f"{fmt.scale.name} scale code (00 to {(1 << fmt.scale.bits) - 1:02x}); "
+                             f"{bad.size} such line(s)")
     image = packing.from_words(words, word_bits)
     codes = packing.unpack_elements(image, padded, fmt.element.bits, word_bits, layout)
     scales = scales.reshape(padded[:-1] + (padded[-1] // fmt.block,))

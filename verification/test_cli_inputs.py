@@ -513,3 +513,19 @@ def test_malformed_safetensors_are_refused_as_the_library_refuses_them(tmp_path,
         return
     with pytest.raises(Exception):
         load_file(src)
+
+
+def test_a_nan_tensor_and_a_bad_scale_code_name_their_file(tmp_path, capsys):
+    """Issue 33: `analyze` on a tensor holding NaN said "x holds NaN or Inf", and a UE4M3 scale
+    code out of range in scales.hex said "2 UE4M3 codes are outside [0, 128)": neither named
+    the file. Now both do, with where the first bad value is."""
+    src = tmp_path / "nan.npy"
+    np.save(src, np.array([[1.0] * 5 + [np.nan] + [1.0] * 26], np.float32))
+    one_line_error(capsys, "analyze", "--tensor", src, "-o", tmp_path / "a", mentions=(str(src), "(0, 5)"))
+    np.save(tmp_path / "w.npy", np.ones((1, 64), np.float32))
+    assert main(["quantize", str(tmp_path / "w.npy"), "--format", "nvfp4", "-o", str(tmp_path / "e")]) == 0
+    capsys.readouterr()
+    (tmp_path / "e" / "scales.hex").write_text("23\nff\n23\n23\n")
+    one_line_error(capsys, "dequantize", tmp_path / "e", "-o", tmp_path / "y.npy",
+                   mentions=(str(tmp_path / "e" / "scales.hex"), "line 2", "ff"))
+    assert not (tmp_path / "y.npy").exists() and not (tmp_path / "a").exists()
