@@ -35,7 +35,7 @@ from .tables import (COLUMNS, METHOD, REPORT_FILES, engine_table, footnotes, hea
                      markdown_table, pipelined_table, readme_headline, silicon_engine_table, silicon_table,
                      tool_versions, update_readme, write_report)
 from . import sg13g2
-from .toolchain import ToolFailed, ToolMissing, cache_versions, warm_all
+from .toolchain import ToolFailed, ToolMissing, cache_versions, resume_children, stop_children, warm_all
 from .unit_gates import unit_gate_script, unit_gates
 from .yosys import SynthError, generic_flow, generic_script, ice40_script, synthesize
 
@@ -181,11 +181,14 @@ def sweep(points, out_dir: Path | str = "build", *, jobs: int | None = None, cac
     lock = threading.Lock()
     count = [0]
 
+    stopping = threading.Event()
     with staging(out_dir) as work:
         def one(point):
+            if stopping.is_set():
+                return None
             start = time.monotonic()
             record = run_point(*point, work, cache_dir, timeout=timeout)
-            if progress:
+            if progress and not stopping.is_set():
                 status = "cached" if record.get("cached") else "FAILED" if "error" in record else \
                     f"{time.monotonic() - start:.0f} s"
                 with lock:
@@ -199,7 +202,14 @@ def sweep(points, out_dir: Path | str = "build", *, jobs: int | None = None, cac
         try:
             done = dict(zip(order, pool.map(one, [points[i] for i in order])))
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # an interruption: end the workers' tools and wait for the workers, so that none
+            # writes into the staging folder (or prints) after it is removed (issue 33)
+            stopping.set()
+            stop_children()
+            try:
+                pool.shutdown(wait=True, cancel_futures=True)
+            finally:
+                resume_children()
             raise
         pool.shutdown()
         records = [done[i] for i in range(len(points))]

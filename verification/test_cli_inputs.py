@@ -529,3 +529,38 @@ def test_a_nan_tensor_and_a_bad_scale_code_name_their_file(tmp_path, capsys):
     one_line_error(capsys, "dequantize", tmp_path / "e", "-o", tmp_path / "y.npy",
                    mentions=(str(tmp_path / "e" / "scales.hex"), "line 2", "ff"))
     assert not (tmp_path / "y.npy").exists() and not (tmp_path / "a").exists()
+
+
+def test_an_interrupted_sweep_ends_its_workers_tools_before_it_cleans_up(tmp_path, monkeypatch):
+    """Issue 33: after Ctrl-C, `build`/`report` left a staging folder that a worker thread
+    recreated after the clean-up, printed progress after the "interrupted" line, and left their
+    tools running. Now the workers' tools are ended and the workers waited for before the clean-up."""
+    import signal
+    import threading
+    import time
+    from synth import report, toolchain
+    started, lines = threading.Event(), []
+
+    def slow_point(unit, params, work, cache_dir, *, timeout):
+        started.set()
+        try:                                              # a tool that would run for a minute
+            toolchain.run_child([sys.executable, "-c", "import time; time.sleep(60)"], timeout=120)
+        except toolchain.Stopped:
+            pass
+        (work / "verilog").mkdir(parents=True, exist_ok=True)      # what a late worker used to do
+        return {"unit": unit, "params": params, "name": unit}
+    monkeypatch.setattr(report, "run_point", slow_point)
+    monkeypatch.setattr(report, "warm_all", lambda tools: [])
+    main_thread = threading.main_thread().ident           # Ctrl-C, to the thread that waits on the pool
+    threading.Thread(target=lambda: started.wait(30) and (time.sleep(0.5), signal.pthread_kill(main_thread,
+                                                                                                signal.SIGINT)),
+                     daemon=True).start()
+    begin = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        report.sweep([("decoder", {"lanes": 1}), ("decoder", {"lanes": 2})], tmp_path / "r", jobs=2,
+                     progress=lambda done, total, text: lines.append(text))
+    assert time.monotonic() - begin < 20                   # the tools were ended, not waited out
+    time.sleep(0.5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [] and lines == []
+    assert not toolchain._children
+    assert toolchain.run_child([sys.executable, "-c", "pass"], timeout=30).returncode == 0   # resumed

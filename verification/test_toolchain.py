@@ -25,7 +25,7 @@ def fake(monkeypatch):
     monkeypatch.setattr(toolchain, "warm", lambda tool: None)
     def install(codes):
         run = FakeRun(codes)
-        monkeypatch.setattr(toolchain.subprocess, "run", run)
+        monkeypatch.setattr(toolchain, "run_child", run)          # run_tool's one way to start a tool
         return run
     return install
 
