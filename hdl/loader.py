@@ -235,12 +235,10 @@ class PackedLoader(wiring.Component):
         self._word_bits = check_word_bits(word_bits)
         self._stages = check_int("stages", stages, 0, 2)
         self._lanes = word_bits // 4
-        if layout not in LAYOUTS:
-            raise ValueError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
-        self._layout = layout
+        self._layout = check_choice("layout", layout, tuple(LAYOUTS))
         self._compressed = check_bool("compressed", compressed)
-        if scales is not None and scales not in SCALE_FORMATS:
-            raise ValueError(f"scales={scales!r} is not None or one of {', '.join(SCALE_FORMATS)}")
+        if scales is not None:
+            check_choice("scales", scales, tuple(SCALE_FORMATS))
         if scales is not None and layout != "linear":
             raise ValueError("scales are delivered with linear jobs; layout='diagonal' carries none")
         if check_int("block", block) not in (16, 32):

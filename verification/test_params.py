@@ -53,3 +53,49 @@ def test_a_flag_takes_a_bool(build, name, value):
         build(value)
     build(True)
     build(False)
+
+
+# --- hypothesis: every unit's constructor over random parameter types and values -----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALUES = (st.none() | st.booleans() | st.integers(-3, 70) | st.integers(-2 ** 40, 2 ** 40)
+           | st.floats(allow_nan=True) | st.text(max_size=6)
+           | st.sampled_from(["e2m1", "e4m3", "e5m2", "mxfp4", "nvfp4", "mxfp8_e4m3", "int4", "int8", "fp16", "bf16",
+                              "fp32", "fixed", "rne", "rtz", "stochastic", "linear", "diagonal", "e8m0", "ue4m3",
+                              "fast", "unpipelined", "block", "value", "floor", "rceil"])
+           | st.lists(st.integers(0, 4), max_size=2))
+_UNITS = {
+    hdl.Decoder: ("fmt", "out", "lanes", "stages"),
+    hdl.Multiplier: ("fmt", "out", "lanes", "stages"),
+    hdl.MAC: ("fmt", "acc", "rounding", "lanes", "stages"),
+    hdl.ScaleApply: ("fmt", "mode", "input", "stages"),
+    hdl.Quantizer: ("fmt", "input", "lanes", "scale_mode", "rounding", "sr_bits", "seed"),
+    hdl.DotEngine: ("fmt", "lanes", "activations", "preset", "partials", "mul_stages", "tree_every", "scale_stages",
+                    "add_stages", "load_stages"),
+    hdl.GEMV: ("fmt", "lanes", "max_k", "activations", "preset"),
+    hdl.IntMultiplier: ("fmt", "lanes", "stages"),
+    hdl.IntDotEngine: ("fmt", "lanes"),
+    hdl.PackedLoader: ("word_bits", "layout", "compressed", "scales", "block", "decode", "fmt", "stages"),
+}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_unit_parameters_build_or_raise_a_value_error(data):
+    """Issue 33: random types and values for every constructor parameter of every unit: the unit
+    builds, or raises a ValueError (TypeError for a wrong type: ParameterTypeError is both) whose
+    message names a parameter; never another exception (a numpy or Amaranth internal)."""
+    cls = data.draw(st.sampled_from(sorted(_UNITS, key=lambda c: c.__name__)))
+    names = _UNITS[cls]
+    kwargs = data.draw(st.dictionaries(st.sampled_from(names), _VALUES, max_size=3))
+    if cls is hdl.PackedLoader and "word_bits" not in kwargs:
+        kwargs["word_bits"] = 32
+    try:
+        unit = cls(**kwargs)
+    except ValueError as error:                         # ParameterTypeError is a ValueError too
+        text = str(error)
+        assert "\n" not in text and any(name in text for name in names + ("k", "bits", "elements", "format")), text
+        return
+    unit._MustUse__silence = True                       # built, not elaborated: no warning
