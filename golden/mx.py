@@ -170,6 +170,8 @@ def quantize(x, fmt=MXFP4, *, axis: int = -1, scale_mode: str = "floor", roundin
     if scale_mode not in SCALE_MODES:
         raise ValueError(f"scale_mode={scale_mode!r} is not one of {', '.join(SCALE_MODES)}")
     x = _as_float(x)
+    from .params import check_int
+    axis = check_int("axis", axis)
     if not -x.ndim <= axis < max(x.ndim, 1):
         raise ValueError(f"axis={axis} is out of range for an array of {x.ndim} dimensions")
     blocks = _blocked(x, axis, fmt.block)

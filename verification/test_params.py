@@ -1,6 +1,7 @@
 """golden.params, the one home for parameter checks: a wrong type is a TypeError (that is also a
 ValueError, as DESIGN §4 promises), a wrong value a ValueError, each naming the parameter."""
 
+import numpy as np
 import pytest
 
 import golden
@@ -99,3 +100,39 @@ def test_fuzzed_unit_parameters_build_or_raise_a_value_error(data):
         assert "\n" not in text and any(name in text for name in names + ("k", "bits", "elements", "format")), text
         return
     unit._MustUse__silence = True                       # built, not elaborated: no warning
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_golden_parameters_compute_or_raise_a_value_error(data):
+    """Issue 33: the golden model's public calls over random parameter types and values:
+    MiniFloat, mx.quantize (format, axis, scale mode, rounding, sr_bits, rbits, tensor scale),
+    mx.dot's partials, arith.mul's product form, encode's options. A result, or a one-line
+    ValueError (TypeError for a wrong type); never numpy's or Python's own exceptions."""
+    from golden import arith, mx
+    call = data.draw(st.sampled_from(["minifloat", "quantize", "dot", "mul", "encode"]))
+    kwargs = {}
+    try:
+        if call == "minifloat":
+            args = [data.draw(_VALUES) for _ in range(3)]
+            kwargs = data.draw(st.dictionaries(st.sampled_from(["specials", "signed", "name"]), _VALUES, max_size=2))
+            golden.MiniFloat(*args, **kwargs)
+        elif call == "quantize":
+            x = np.linspace(-4, 4, 64).reshape(2, 32)
+            fmt = data.draw(st.sampled_from(["mxfp4", "nvfp4", "mxfp8_e4m3"]) | _VALUES)
+            kwargs = data.draw(st.dictionaries(st.sampled_from(["axis", "scale_mode", "rounding", "sr_bits", "rbits",
+                                                                "tensor_scale"]), _VALUES, max_size=3))
+            mx.quantize(x, fmt, **kwargs)
+        elif call == "dot":
+            q = mx.quantize(np.ones((1, 64)), "mxfp4")
+            mx.dot(q, q, partials=data.draw(_VALUES))
+        elif call == "mul":
+            mul_args = [data.draw(st.integers(0, 15) | _VALUES), data.draw(st.integers(0, 15) | _VALUES)]
+            mul_args.append(data.draw(st.sampled_from(["e2m1", "e4m3"]) | _VALUES))
+            arith.mul(*mul_args, out=data.draw(st.sampled_from(["fixed", "fp16"]) | _VALUES))
+        else:
+            kwargs = data.draw(st.dictionaries(st.sampled_from(["rounding", "saturate", "nan", "rbits", "sr_bits"]),
+                                               _VALUES, max_size=3))
+            golden.E2M1.encode(np.array([0.3, -7.0, 1e9]), **kwargs)
+    except ValueError as error:                           # ParameterTypeError is a ValueError too
+        assert "\n" not in str(error) and str(error), (call, kwargs, str(error))
