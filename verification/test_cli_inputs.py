@@ -564,3 +564,50 @@ def test_an_interrupted_sweep_ends_its_workers_tools_before_it_cleans_up(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [] and lines == []
     assert not toolchain._children
     assert toolchain.run_child([sys.executable, "-c", "pass"], timeout=30).returncode == 0   # resumed
+
+
+@FUZZ
+@given(at=st.integers(0, 6), name=st.sampled_from(["SIGINT", "SIGTERM", "SIGHUP"]))
+def test_fuzzed_signal_timing_around_the_final_renames(tmp_path_factory, at, name):
+    """Issue 33: a signal at any step of publishing (each rename and removal; a helper thread
+    present, as numpy's workers are) leaves every published entry whole: the new output, never
+    a missing one or a hidden .old copy; the interruption arrives once publishing is done."""
+    import shutil
+    import signal
+    import threading
+    from fp4hw import cli
+    from synth import files
+    tmp = tmp_path_factory.mktemp("sig")
+    out, work = tmp / "out", tmp / "work"
+    for folder, text in ((out, "old"), (work, "new")):
+        (folder / "verilog").mkdir(parents=True)
+        (folder / "verilog" / "a.v").write_text(text)
+        (folder / "report.md").write_text(text)
+    number = getattr(signal, name)
+    previous = cli._handle_termination()                  # the CLI's SIGTERM / SIGHUP handling
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
+    steps = []
+    real_replace, real_rmtree = os.replace, shutil.rmtree
+
+    def step(real):
+        def run(*args, **kwargs):
+            real(*args, **kwargs)
+            steps.append(args[0])
+            if len(steps) == at + 1:
+                os.kill(os.getpid(), number)
+                sum(range(20000))                           # room for the handler to run right here
+        return run
+    try:
+        files.os.replace, files.shutil.rmtree = step(real_replace), step(real_rmtree)
+        with pytest.raises(KeyboardInterrupt):              # SIGINT's, or the CLI's _Terminated
+            files.publish(work, out, ["verilog", "report.md"])
+            sum(range(20000))                               # a signal after the last step lands here
+            raise KeyboardInterrupt                          # fewer steps than `at`: no signal was sent
+    finally:
+        files.os.replace, files.shutil.rmtree = real_replace, real_rmtree
+        stop.set()
+        for n, handler in previous.items():
+            signal.signal(n, handler)
+    assert (out / "verilog" / "a.v").read_text() == "new" and (out / "report.md").read_text() == "new"
+    assert sorted(p.name for p in out.iterdir()) == ["report.md", "verilog"]
