@@ -52,6 +52,17 @@ def test_gemv_in_amaranth_simulator_jobs_back_to_back():
     assert got == want_first + want_second
 
 
+def test_gemv_job_of_no_rows_gives_nothing_and_the_next_job_runs():
+    """A job of 0 rows reads its vector and gives no result; the next job must still run (the
+    mutation run found no test of it: a GEMV that stayed busy after such a job survived)."""
+    dut, first, want_first = gemv_streams("mxfp4", 8, 3, 96, seed=6, max_k=128)
+    _, empty, _ = gemv_streams("mxfp4", 8, 1, 64, seed=8, max_k=128)
+    _, second, want_second = gemv_streams("mxfp4", 8, 2, 64, seed=7, max_k=128)
+    streams = {name: first[name] + (empty[name] if name.startswith("x_") else []) + second[name] for name in first}
+    streams["job"] = first["job"] + [0 | 64 << 16] + second["job"]
+    assert simulate_gemv(dut, streams, want_first + want_second, stall=0.2) == want_first + want_second
+
+
 @pytest.mark.parametrize("bad_k", [31, 48, 160, (1 << 24) - 32])
 def test_gemv_rejects_a_job_whose_k_is_not_a_block_multiple_or_exceeds_max_k(bad_k):
     """Between two good jobs, a job with a bad ``k`` (not a multiple of the block, or over
