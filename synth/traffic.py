@@ -183,17 +183,22 @@ def _scalar(unit, params, model, traffic, rng) -> Workload:
     return Workload(n, n, n, activity)
 
 
+def dot_jobs(unit: str, params: dict) -> tuple[int, int, int]:
+    """A dot engine's traffic shape: ``(lanes, k, partials)``. A pipelined engine adds its partial
+    sums at a job's end; a job shorter than that combine would hold the next back, and its energy
+    would count the idle cycles (issue 28), so it gets jobs of :data:`PIPELINED_DOT_K`."""
+    if unit != "dot":
+        return params.get("lanes", 32), DOT_K, 1
+    from hdl.dot import engine_depth            # its lanes and partial sums as built (the preset's)
+    depth = engine_depth(**{k: v for k, v in params.items() if k not in ("alumacc", "activations")})
+    pipelined = depth["partials"] > 1 or any(
+        depth[name] for name in ("mul_stages", "tree_every", "scale_stages", "add_stages", "load_stages"))
+    return depth["lanes"], PIPELINED_DOT_K if pipelined else DOT_K, depth["partials"]
+
+
 def _dot(unit, params, model, traffic, rng) -> Workload:
-    depth = None
-    if unit == "dot":             # its lanes and partial sums as built (defaults: the preset's)
-        from hdl.dot import engine_depth
-        depth = engine_depth(**{k: v for k, v in params.items() if k not in ("alumacc", "activations")})
-    lanes = depth["lanes"] if depth is not None else params.get("lanes", 32)
-    pipelined = depth is not None and any(v for name, v in depth.items() if name not in ("lanes", "partials")) \
-        or (depth is not None and depth["partials"] > 1)
-    # a pipelined engine adds its partial sums at a job's end; a job shorter than that combine
-    # would hold the next back, and its energy would count the idle cycles (issue 28)
-    k = PIPELINED_DOT_K if pipelined else DOT_K
+    lanes, k, partials = dot_jobs(unit, params)
+    pipelined = k == PIPELINED_DOT_K
     jobs = max(4 if pipelined else 16, DOT_CYCLES * lanes // k)
     streams: dict[str, list[int]] = {"job": [k] * jobs}
     if unit == "int_dot":
@@ -220,7 +225,7 @@ def _dot(unit, params, model, traffic, rng) -> Workload:
         else:
             w, x = _values(traffic, jobs * k, rng)
             qa, qb = quantize(w), quantize(x)
-        want = [int(r) for r in mx.dot(qa, qb, partials=depth["partials"]).reshape(-1).view(np.uint32)]
+        want = [int(r) for r in mx.dot(qa, qb, partials=partials).reshape(-1).view(np.uint32)]
         codes = {"a_words": qa.codes, "b_words": qb.codes}
         streams["scale_a"] = [int(s) for s in qa.scales.reshape(-1)]
         streams["scale_b"] = [int(s) for s in qb.scales.reshape(-1)]
