@@ -18,13 +18,18 @@ import numpy as np
 INT_BITS = {"int4": 4, "int8": 8}
 
 
-def check_bits(bits) -> int:
+def check_bits(bits, name: str | None = None) -> int:
+    """The integer width of ``bits``: ``"int4"`` / ``"int8"`` or 4 / 8. A wrong value is a
+    ValueError naming ``name`` (the caller's parameter: a unit's ``fmt``; default ``fmt`` for a
+    name, ``bits`` for a number)."""
+    if name is None:
+        name = "fmt" if isinstance(bits, str) else "bits"
     if isinstance(bits, str):
         if bits.lower() not in INT_BITS:
-            raise ValueError(f"fmt={bits!r} is not one of {', '.join(INT_BITS)}")
+            raise ValueError(f"{name}={bits!r} is not one of {', '.join(INT_BITS)}")
         return INT_BITS[bits.lower()]
     if bits not in (4, 8) or isinstance(bits, bool):
-        raise ValueError(f"bits={bits!r} must be 4 or 8")
+        raise ValueError(f"{name}={bits!r} must be 4 or 8 (or one of {', '.join(INT_BITS)})")
     return int(bits)
 
 

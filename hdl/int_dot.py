@@ -40,7 +40,7 @@ class IntDotEngine(UnitParameters, wiring.Component):
     """
 
     def __init__(self, fmt="int4", lanes: int = 32):
-        self._bits = check_bits(fmt)
+        self._bits = check_bits(fmt, "fmt")
         self._lanes = check_int("lanes", lanes, 8, 512, power_of_two=True)
         self._word_bits = lanes * self._bits
         words = stream.Signature(data.StructLayout({"data": unsigned(self._word_bits)}))

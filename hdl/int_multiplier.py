@@ -31,7 +31,7 @@ class IntMultiplier(UnitParameters, wiring.Component):
     """
 
     def __init__(self, fmt="int4", lanes: int = 1, stages: int = 0):
-        self._bits = check_bits(fmt)
+        self._bits = check_bits(fmt, "fmt")
         self._lanes = check_lanes(lanes)
         self._stages = check_stages(stages)
         super().__init__({

@@ -126,6 +126,6 @@ def test_int_dot_check_catches_planted_fault():
 
 def test_int_units_check_parameters():
     for cls, kwargs, word in [(hdl.IntMultiplier, {"fmt": "int2"}, "fmt"), (hdl.IntMultiplier, {"lanes": 0}, "lanes"),
-                              (hdl.IntDotEngine, {"lanes": 12}, "lanes"), (hdl.IntDotEngine, {"fmt": 5}, "bits")]:
+                              (hdl.IntDotEngine, {"lanes": 12}, "lanes"), (hdl.IntDotEngine, {"fmt": 5}, "^fmt=5")]:   # names the parameter (issue 33)
         with pytest.raises(ValueError, match=word):
             cls(**kwargs)
