@@ -170,7 +170,7 @@ def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple, 
 
 
 # The depth presets (DESIGN §4.1). "fast": the per-part depths measured to reach 250 MHz in
-# SG13G2 (typical corner) with the 8-lane MXFP4 engine: 3.98 ns, README "Timing"; the FP32
+# SG13G2 (typical corner) with the 8-lane MXFP4 engine: 3.98 ns (docs/report, "Pipelined dot engines"); the FP32
 # accumulator adder as deep as keeps jobs of k = 1024 back to back (:func:`fast_add_stages`).
 # "unpipelined": the four-stage engine of earlier releases (latency 4, one partial sum).
 PRESETS = {
