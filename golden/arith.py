@@ -6,10 +6,16 @@ to the largest magnitude involved fits 53 bits (every FP4 format and E4M3; not E
 :func:`mac` rejects). The result is then rounded once by the shared golden encoder.
 
 ``fixed`` products are the integer ``a*b*F`` with ``F = 1 / min_subnormal**2`` (E2M1: ``4ab``,
--144..144, 9 bits): the form the hardware adds in its exact block sums.
+-144..144, 9 bits): the form the hardware adds in its exact block sums. Every value is a multiple
+of ``min_subnormal`` (a power of two), so ``a*b*F`` is the product of the two codes' integer
+significands, shifted: it depends on the codes alone, not on the bias. ``F`` is exact: a
+``Fraction`` below 1 where ``min_subnormal > 1`` (a bias below ``1 - mbits``), so
+``MiniFloat(2, 1, bias=-1)``'s 24 × 24 = 576 is 576 / 4 = 144, as E2M1's 6 × 6 × 4.
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 
@@ -19,17 +25,26 @@ from .rounding import check_rounding
 PRODUCT_FORMS = ("fixed", "fp16", "bf16", "fp32")
 
 
-def fixed_scale(fmt) -> int:
-    """F: the factor that makes every product of two ``fmt`` values an integer."""
+def fixed_exponent(fmt) -> int:
+    """``log2(F)``: ``-2 * log2(min_subnormal)`` (E2M1: 2), negative where ``min_subnormal > 1``."""
     fmt = element_format(fmt)
-    return int(round(1 / fmt.min_subnormal ** 2))
+    mantissa, exponent = np.frexp(fmt.min_subnormal)     # min_subnormal = 0.5 * 2**exponent
+    assert mantissa == 0.5, "min_subnormal is a power of two"
+    return -2 * (int(exponent) - 1)
+
+
+def fixed_scale(fmt) -> int | Fraction:
+    """F = 1 / min_subnormal**2, exactly: the factor that puts every product of two ``fmt``
+    values on the integer grid of its smallest product (an ``int``, or a ``Fraction`` < 1)."""
+    exponent = fixed_exponent(fmt)
+    return 1 << exponent if exponent >= 0 else Fraction(1, 1 << -exponent)
 
 
 def fixed_width(fmt) -> int:
-    """Bits of the two's-complement ``fixed`` product (E2M1: 9)."""
+    """Bits of the two's-complement ``fixed`` product (E2M1: 9); the same for every bias."""
     fmt = element_format(fmt)
-    largest = int(round(fmt.max * fmt.max)) * fixed_scale(fmt)
-    return largest.bit_length() + 1
+    largest = Fraction(fmt.max) ** 2 * fixed_scale(fmt)          # exact: an integer
+    return int(largest).bit_length() + 1
 
 
 def _values(codes, fmt: FloatFormat, name: str) -> np.ndarray:
@@ -50,32 +65,44 @@ def mul(a, b, fmt=None, out: str = "fixed") -> np.ndarray:
     if out not in PRODUCT_FORMS:
         raise ValueError(f"out={out!r} is not one of {', '.join(PRODUCT_FORMS)}")
     va, vb = _values(a, fmt, "a"), _values(b, fmt, "b")
-    with np.errstate(invalid="ignore"):             # Inf * 0 = NaN is the IEEE answer
-        product = va * vb
     if out == "fixed":
-        bad = ~np.isfinite(product)
+        bad = ~(np.isfinite(va) & np.isfinite(vb))
         if bad.any():
             raise ValueError(f"{int(bad.sum())} NaN/Inf operands have no fixed-point product "
                              f"(first at index {tuple(int(i[0]) for i in np.nonzero(bad))})")
-        scale = fixed_scale(fmt)
+        # Each operand in units of min_subnormal (a power of two) is a small integer, and so is
+        # their product (at most 2*(mbits+1) significant bits): exact in float64 for every bias,
+        # where va*vb itself can leave float64's range (bias 1000 or -1000).
+        unit = fixed_exponent(fmt) // 2
+        units = np.ldexp(va, unit) * np.ldexp(vb, unit)
         if fixed_width(fmt) > 62:
             # E5M2 products span 2^64: exact Python integers instead of int64
-            return np.vectorize(lambda p: _exact_int(p, scale), otypes=[object])(product)
-        return np.rint(product * scale).astype(np.int64)
+            return np.vectorize(int, otypes=[object])(units)
+        return units.astype(np.int64)
+    # Inf * 0 = NaN is the IEEE answer; a product beyond float64's range (a custom bias near
+    # its limits) is far beyond FP32's too, so its float64 Inf or 0 encodes as the exact one would
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        product = va * vb
     return ieee_format(out).encode(product, "rne", saturate=False)
 
 
-def _exact_int(value: float, scale: int) -> int:
-    numerator, denominator = float(value).as_integer_ratio()
-    return numerator * scale // denominator
+def products_exact(fmt, out: str = "fp16") -> bool:
+    """Whether every finite product of two ``fmt`` values is exactly an ``out`` value (FP16,
+    BF16 or FP32): its significand fits, no product exceeds ``out``'s largest finite value and
+    the smallest (``min_subnormal**2``) is on ``out``'s grid. True for every named FP4 format."""
+    fmt, target = element_format(fmt), ieee_format(out)
+    return (2 * (fmt.mbits + 1) <= target.mbits + 1
+            and Fraction(fmt.min_subnormal) ** 2 >= Fraction(target.min_subnormal)
+            and Fraction(fmt.max) ** 2 <= Fraction(target.max))
 
 
 def mac_is_exact(fmt) -> bool:
     """Whether ``a*b + c`` (FP16 c) is exact in float64 for ``fmt``, as :func:`mac` requires."""
     fmt = element_format(fmt)
-    smallest = min(fmt.min_subnormal ** 2, FP16.min_subnormal)
-    largest = max(fmt.max ** 2, FP16.max)
-    return np.log2(largest / smallest) + 2 <= 53
+    # exact rationals: a custom bias near float64's limits squares out of its range
+    smallest = min(Fraction(fmt.min_subnormal) ** 2, Fraction(FP16.min_subnormal))
+    largest = max(Fraction(fmt.max) ** 2, Fraction(FP16.max))
+    return largest / smallest <= 2 ** 51
 
 
 def mac(a, b, c, fmt=None, acc: str = "fp16", rounding: str = "rne") -> np.ndarray:
@@ -101,4 +128,4 @@ def mac(a, b, c, fmt=None, acc: str = "fp16", rounding: str = "rne") -> np.ndarr
     return FP16.encode(total, rounding, saturate=False)
 
 
-__all__ = ["mul", "mac", "fixed_scale", "fixed_width", "mac_is_exact", "PRODUCT_FORMS"]
+__all__ = ["mul", "mac", "fixed_scale", "fixed_exponent", "fixed_width", "mac_is_exact", "products_exact", "PRODUCT_FORMS"]

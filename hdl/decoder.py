@@ -39,6 +39,32 @@ def check_format(fmt) -> FloatFormat:
     return fmt
 
 
+def is_named_format(fmt) -> bool:
+    """Whether ``fmt`` is one of golden's named element formats (E2M1, E1M2, E3M0, E4M3, E5M2),
+    by its parameters: each has its own exhaustive proofs and benches."""
+    key = (fmt.ebits, fmt.mbits, fmt.bias, fmt.specials, fmt.signed)
+    return any(key == (g.ebits, g.mbits, g.bias, g.specials, g.signed)
+               for g in golden.formats.ELEMENT_FORMATS.values())
+
+
+def check_product_format(fmt, unit: str) -> None:
+    """Refuse a custom element format in a unit that rounds its products to a float (the
+    multiplier's float outputs, the MAC) unless it is in the range proved for custom formats
+    (issue 33): at most 4 bits and every product exact in FP16. Exhaustively checked in
+    ``verification/test_custom_formats.py`` for every such format and bias; named formats have
+    their own proofs. A ``fixed`` product takes every format (its datapath ignores the bias)."""
+    if is_named_format(fmt):
+        return
+    if fmt.bits > 4:
+        raise ValueError(f"fmt={fmt.name} (bias {fmt.bias}, {fmt.bits} bits): {unit} takes the named "
+                         "formats and custom formats of at most 4 bits (the range proved exhaustively); "
+                         "use out='fixed'")
+    if not golden.arith.products_exact(fmt, "fp16"):
+        raise ValueError(f"fmt={fmt.name} with bias {fmt.bias}: its products ({fmt.min_subnormal:g}**2 to "
+                         f"{fmt.max:g}**2) are not all exact in FP16, the range {unit} is proved for "
+                         "custom formats; choose a bias that puts them there or use out='fixed'")
+
+
 class Decoder(UnitParameters, wiring.Component):
     """Decode ``lanes`` element codes of ``fmt`` to ``out`` bit patterns.
 

@@ -18,8 +18,8 @@ from amaranth.lib.wiring import In, Out
 import golden
 from golden.arith import fixed_width, mac_is_exact
 
-from .arith import element_specials
-from .decoder import check_format, check_lanes
+from .arith import classify, element_specials
+from .decoder import check_format, check_lanes, check_product_format
 from .layouts import float_layout, lanes_of
 from .multiplier import exact_product
 from .pipeline import UnitParameters, check_stages, delayed
@@ -30,7 +30,8 @@ class MAC(UnitParameters, wiring.Component):
     """``result = round_fp16(a*b + c)`` on ``lanes`` lanes (fused, one rounding).
 
     Parameters: ``fmt`` (element format whose products are exact with FP16: every FP4 format
-    and E4M3), ``acc="fp16"``, ``rounding`` in {rne, rtz}, ``lanes``, ``stages``.
+    and E4M3; a custom format needs at most 4 bits and every product exact in FP16,
+    :func:`hdl.decoder.check_product_format`), ``acc="fp16"``, ``rounding`` in {rne, rtz}, ``lanes``, ``stages``.
 
     Ports:
       - ``a``, ``b``: In, ``lanes`` × ``fmt.bits`` element codes.
@@ -46,6 +47,7 @@ class MAC(UnitParameters, wiring.Component):
         self._fmt = check_format(fmt)
         if acc != "fp16":
             raise ValueError(f"acc={acc!r}: only 'fp16' accumulation is defined")
+        check_product_format(self._fmt, "MAC")
         if not mac_is_exact(self._fmt):
             raise ValueError(f"fmt={self._fmt.name}: its products are not exact together with FP16 "
                              "(MAC supports every FP4 format and E4M3)")
@@ -90,14 +92,24 @@ class MAC(UnitParameters, wiring.Component):
         code = round_to_float(m, magnitude, lsb, fp16, self._rounding, name)
         zero_sign = product_sign & c.sign                            # (-0) + (-0) = -0
 
-        nan_a, _ = element_specials(a, fmt)
-        nan_b, _ = element_specials(b, fmt)
+        nan_a, inf_a = element_specials(a, fmt)
+        nan_b, inf_b = element_specials(b, fmt)
         c_special = c.exponent == 0x1F
         is_nan = nan_a | nan_b | (c_special & (c.mantissa != 0))
+        if fmt.has_inf:
+            # a custom format with IEEE specials (the named ones have no Inf): Inf × 0 and
+            # Inf - Inf are invalid, an infinite product wins over a finite c
+            zero_a, zero_b = classify(a, fmt).zero, classify(b, fmt).zero
+            product_inf = (inf_a | inf_b) & ~nan_a & ~nan_b
+            is_nan = is_nan | (inf_a & zero_b) | (inf_b & zero_a) | \
+                (product_inf & c_special & (c.mantissa == 0) & (c.sign != product_sign))
         with m.If(is_nan):
             m.d.comb += result.as_value().eq(0x7E00)
+        if fmt.has_inf:
+            with m.Elif(product_inf):
+                m.d.comb += [result.sign.eq(product_sign), result.exponent.eq(0x1F), result.mantissa.eq(0)]
         with m.Elif(c_special):
-            m.d.comb += result.eq(c)                                 # ±Inf (products are finite)
+            m.d.comb += result.eq(c)                                 # ±Inf
         with m.Else():
             m.d.comb += [result.sign.eq(Mux(magnitude == 0, zero_sign, negative)),
                          result.as_value()[:15].eq(code)]

@@ -20,7 +20,7 @@ import golden
 from golden.arith import PRODUCT_FORMS, fixed_width
 
 from .arith import element_fields, element_specials
-from .decoder import check_format, check_lanes
+from .decoder import check_format, check_lanes, check_product_format
 from .layouts import float_layout, lanes_of
 from .pipeline import Cuts, UnitParameters, check_stages, delayed
 from .rounding import round_to_float
@@ -99,11 +99,20 @@ def fixed_product(m: Module, a, b, fmt, name: str = "product", cuts=None):
     return value
 
 
+def canonical_bias(fmt):
+    """``fmt`` with the default bias ``2**(ebits-1) - 1``: the same codes, fields and fixed
+    products (which are in units of ``min_subnormal**2`` and so ignore the bias)."""
+    return golden.MiniFloat(fmt.ebits, fmt.mbits, specials=fmt.specials, signed=fmt.signed)
+
+
 class Multiplier(UnitParameters, wiring.Component):
     """Exact product of ``lanes`` pairs of element codes.
 
     Parameters: ``fmt`` (element format, e.g. ``"e2m1"``; FP8 ``e4m3``/``e5m2`` too), ``out`` in
-    {fixed, fp16, bf16, fp32}, ``lanes``, ``stages`` (register stages, see below).
+    {fixed, fp16, bf16, fp32}, ``lanes``, ``stages`` (register stages, see below). ``fixed`` takes
+    every MiniFloat (its datapath does not read the bias); the float outputs take the named
+    formats and custom formats of at most 4 bits whose products are all exact in FP16
+    (:func:`hdl.decoder.check_product_format`: the range proved exhaustively), else ValueError.
 
     Ports:
       - ``a``, ``b``: In, ``lanes`` × ``fmt.bits`` codes.
@@ -124,6 +133,8 @@ class Multiplier(UnitParameters, wiring.Component):
         if out not in PRODUCT_FORMS:
             raise ValueError(f"out={out!r} is not one of {', '.join(PRODUCT_FORMS)}")
         self._out = out
+        if out != "fixed":
+            check_product_format(self._fmt, f"Multiplier(out={out!r})")
         self._lanes = check_lanes(lanes)
         self._stages = check_stages(stages)
         if out == "fixed":
@@ -155,7 +166,9 @@ class Multiplier(UnitParameters, wiring.Component):
         if self._out == "fixed":
             cuts = Cuts(m, CUT_POINTS, self._cuts(), name=f"lane{lane}_cut")
             invalid = cuts.carry(nan_a | nan_b | inf_a | inf_b)
-            value = fixed_product(m, a, b, fmt, f"lane{lane}", cuts)
+            # built from the format's shape at its default bias: the fixed product does not
+            # depend on the bias (golden.arith), so neither does this datapath, by construction
+            value = fixed_product(m, a, b, canonical_bias(fmt), f"lane{lane}", cuts)
             invalid = cuts.get(invalid)
             if self._flags_invalid:
                 value = Mux(invalid, 0, value)

@@ -115,7 +115,11 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     if not early_clamp:
         distance = Signal(signed(len(above) + 2), name=f"{name}_distance")
         m.d.comb += distance.eq(Mux(subnormal, floor, top) - mbits)
-        if isinstance(lsb_exponent, int):
+        if isinstance(lsb_exponent, int) and floor.value - mbits > limit:
+            # a grid so far below the target's smallest subnormal that every result is subnormal
+            # and shifts out whole (a custom format's products into FP16): the clamp is a constant
+            m.d.comb += shift.eq(Mux(subnormal, limit, distance))
+        elif isinstance(lsb_exponent, int):
             m.d.comb += shift.eq(distance)              # 0 <= distance < width on a fixed grid
         else:
             m.d.comb += shift.eq(Mux(distance > limit, limit, Mux(distance < 0, 0, distance)))
@@ -147,6 +151,8 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     # mbits or below, and a clamped shift leaves nothing): the rest is known zero, said so here
     # so the adders below are code-wide, not magnitude-wide.
     kept = kept[:mbits + 1]
+    if len(kept) < mbits + 1:                             # a magnitude narrower than the significand
+        kept = Cat(kept, Const(0, mbits + 1 - len(kept)))
     if rounding == "rne":
         sticky = Signal(name=f"{name}_sticky")
         # the bits the shift drops: those of ``extended`` below bit ``shift`` (a thermometer
