@@ -250,6 +250,37 @@ def test_every_custom_format_in_rtl(shape):
     check_shape_rtl(shape, product_biases(shape))
 
 
+def decoder_mismatches(shape, biases):
+    """(bias, out, codes that differ) for every Decoder the shape builds at ``biases``; the
+    decoder refuses a format whose values are not all exact in ``out``, or are subnormal there
+    without sharing its exponent range."""
+    bad, built = [], 0
+    for bias in biases:
+        fmt = make(shape, bias)
+        codes = np.arange(1 << fmt.bits)
+        for out in ("fp16", "bf16", "fp32"):
+            try:
+                decoder = hdl.Decoder(fmt, out)
+            except ValueError as error:     # refused: not exact in out, or subnormal there
+                assert "cannot hold" in str(error) if not fmt.exact_in(out) else "subnormal" in str(error)
+                continue
+            got = evaluate(decoder, {"code": codes})["value"].astype(np.int64)
+            wrong = codes[got != fmt.to_ieee(codes, out).astype(np.int64)]
+            built += 1
+            if wrong.size:
+                bad.append((bias, out, wrong.tolist()))
+    return bad, built
+
+
+@pytest.mark.parametrize("shape", tiered())
+def test_decoder_for_every_bias(shape):
+    """The decoder re-biases with one constant add: every bias MiniFloat accepts (make test:
+    every 25th for the sample shapes), every code, every output it accepts."""
+    biases = every_bias(shape)
+    bad, built = decoder_mismatches(shape, biases if shape not in SAMPLE else biases[::25])
+    assert bad == [] and built > 0
+
+
 def test_fixed_datapath_is_the_same_for_every_bias():
     """By construction (canonical_bias): the same netlist, so one exhaustive run covers all."""
     from amaranth.back import rtlil

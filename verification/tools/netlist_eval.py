@@ -183,11 +183,14 @@ class _Evaluator:
         width = cell.width
         if op == "m":
             (sel, _), (a, _), (b, _) = args
-            return np.where(sel != 0, a, b).astype(_dtype(width)), width
+            out = np.where(sel != 0, a, b)
+            return (out if out.dtype == _dtype(width) else out.astype(_dtype(width))), width
         (x, wx) = args[0]
         if len(args) == 1:
             if op == "~":
-                return self._wrap(~x if wx > _WORD else ~x, width), width
+                if width <= _WORD:
+                    return x ^ np.uint64(_mask(width)), width
+                return self._wrap(~x, width), width
             if op == "-":
                 return self._wrap(-self._signed(x, wx) if wx > _WORD else (np.uint64(0) - x), width), width
             if op in ("b", "r|"):
