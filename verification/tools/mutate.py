@@ -42,16 +42,18 @@ WAIVERS = Path(__file__).with_name("mutation_waivers.txt")
 TESTS = {
     "arith.py": (["test_hdl_arith.py", "test_decoder_sim.py", "test_multiplier.py", "test_mac.py", "test_quantizer.py"],
                  "hdl_arith or (amaranth and not mxfp8)"),
-    "decoder.py": (["test_decoder_sim.py"], ""),
+    "decoder.py": (["test_decoder_sim.py", "test_custom_formats.py"], "decoder or not custom"),
     # Cuts: the FP32 adder's latency; delayed with an enable and stream_register: the loader's
     # token register and the default (pipelined) dot engine, one beat per cycle
     "pipeline.py": (["test_pipeline.py", "test_decoder_sim.py", "test_multiplier.py", "test_loader.py",
                      "test_fpadd.py", "test_dot.py"],
                     "((pipeline or pipelined or exhaustive) and not dot) or token_register or "
                     "(fpadd and amaranth) or fast_preset_keeps or (engine_in_amaranth and default)"),
-    "multiplier.py": (["test_multiplier.py", "test_dot.py"], "amaranth or mixed_mode_in"),
-    "mac.py": (["test_mac.py"], "amaranth"),
-    "rounding.py": (["test_multiplier.py", "test_mac.py", "test_scale.py", "test_quantizer.py"], "amaranth"),
+    "multiplier.py": (["test_multiplier.py", "test_dot.py", "test_custom_formats.py"],
+                      "amaranth or mixed_mode_in or rtl or refused or accepted or datapath"),
+    "mac.py": (["test_mac.py", "test_custom_formats.py"], "amaranth or rtl or refused or accepted"),
+    "rounding.py": (["test_multiplier.py", "test_mac.py", "test_scale.py", "test_quantizer.py",
+                     "test_custom_formats.py"], "amaranth or rtl or rounder"),
     "scale.py": (["test_scale.py", "test_dot.py"], "amaranth or mixed_mode_in"),
     "lfsr.py": (["test_lfsr.py"], ""),
     "quantizer.py": (["test_quantizer.py"], "amaranth"),
