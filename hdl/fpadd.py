@@ -70,17 +70,27 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
 
     sig_big, e_big = fields(big)
     sig_small, e_small = fields(small)
-    distance = Signal(8, name=f"{name}_distance")
-    if fast:                     # the exponent difference both ways, beside the compare, then chosen
-        e_a, e_b = fields(a)[1], fields(b)[1]
-        m.d.comb += distance.eq(Mux(a_bigger, e_a - e_b, e_b - e_a))
-    else:
-        m.d.comb += distance.eq(e_big - e_small)
     shift = Signal(range(24 + EXTRA + 1), name=f"{name}_shift")
-    m.d.comb += shift.eq(Mux(distance > 24 + EXTRA, 24 + EXTRA, distance))
+    if fast:
+        # the exponent difference both ways, each clamped, beside the compare; the compare then
+        # only selects (the iCE40's path was compare, select, then the clamp's carry chain)
+        e_a, e_b = fields(a)[1], fields(b)[1]
+        clamped = []
+        for which, (x, y) in enumerate(((e_a, e_b), (e_b, e_a))):
+            difference = Signal(8, name=f"{name}_distance{which}")
+            m.d.comb += difference.eq(x - y)
+            clamped.append(Mux(difference > 24 + EXTRA, 24 + EXTRA, difference))
+        m.d.comb += shift.eq(Mux(a_bigger, clamped[0], clamped[1]))
+    else:
+        distance = Signal(8, name=f"{name}_distance")
+        m.d.comb += distance.eq(e_big - e_small)
+        m.d.comb += shift.eq(Mux(distance > 24 + EXTRA, 24 + EXTRA, distance))
     lsb = Signal(signed(10), name=f"{name}_lsb")
-    m.d.comb += lsb.eq(e_big - 150 - EXTRA)
-    subtract = big[31] ^ small[31]
+    if fast:                     # likewise the LSB exponent: both ways, then selected
+        m.d.comb += lsb.eq(Mux(a_bigger, fields(a)[1] - 150 - EXTRA, fields(b)[1] - 150 - EXTRA))
+    else:
+        m.d.comb += lsb.eq(e_big - 150 - EXTRA)
+    subtract = a[31] ^ b[31] if fast else big[31] ^ small[31]
 
     # Specials are decided from the operands and carried to the end: NaN in, or Inf - Inf, is
     # the canonical NaN; an Inf otherwise is the result with its sign (the larger operand's).
