@@ -34,6 +34,7 @@ import hdl
 from golden import arith
 from hdl.multiplier import canonical_bias
 from verification.benches.amaranth_sim import run_vectors
+from verification.test_multiplier import all_pairs as pairs
 from verification.tiers import full
 from verification.tools.netlist_eval import evaluate
 from verification.tools.reference import ieee_value, minifloat_value, round_to_ieee
@@ -84,15 +85,6 @@ def make(shape, bias):
 def product_biases(shape):
     """The biases at which the float-product units take ``shape``: every product exact in FP16."""
     return [bias for bias in range(-40, 41) if arith.products_exact(make(shape, bias), "fp16")]
-
-
-def pairs(fmt, finite_only=False):
-    codes = np.arange(1 << fmt.bits)
-    a, b = np.repeat(codes, codes.size), np.tile(codes, codes.size)
-    if finite_only:
-        keep = np.isfinite(fmt.values[a]) & np.isfinite(fmt.values[b])
-        a, b = a[keep], b[keep]
-    return a, b
 
 
 def exact(fmt, code):
