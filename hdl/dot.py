@@ -67,14 +67,18 @@ def adder_tree_latency(count: int, every: int) -> int:
     return (levels - 1) // every if every and levels else 0
 
 
-def queued(m, source, name: str, fields: tuple, depth: int = 3):
+def queued(m, source, name: str, fields: tuple, depth: int = 3, computed: dict | None = None):
     """The ``fields`` of ``source`` (a stream of a struct) behind a small FIFO: the returned
     stream's ``valid`` and the source's ``ready`` come from registers, which cuts a ready/valid
     chain (a pipelined engine between its loaders and its multipliers). One transfer per cycle
-    when neither side stalls."""
+    when neither side stalls. ``computed`` (name → a value of the source's payload) adds fields
+    computed before the queue, so that logic the consumer's ``ready`` would depend on starts
+    from the queue's output register (the dot engine's ``empty``: a beat without lanes)."""
     members = source.payload.shape().members
-    layout = data.StructLayout({f: members[f] for f in fields})
-    raw = Cat(*(Value.cast(getattr(source.payload, f)) for f in fields))
+    computed = {name: Value.cast(value) for name, value in (computed or {}).items()}
+    layout = data.StructLayout({**{f: members[f] for f in fields},
+                                **{f: unsigned(len(v)) for f, v in computed.items()}})
+    raw = Cat(*(Value.cast(getattr(source.payload, f)) for f in fields), *computed.values())
     buffer = fifo.SyncFIFOBuffered(width=len(raw), depth=depth)
     m.submodules[name] = buffer
     out = stream.Signature(layout).create(path=(name,))
@@ -191,18 +195,19 @@ def fewest_partials(add_stages: int, beats: int) -> int:
 
 
 def combine_cycles(add_stages: int, partials: int) -> int:
-    """Cycles the combine unit takes for one job's ``partials`` sums (the additions in flight,
-    then each pairwise level: issue and the adder's latency), plus the publishing cycle. A job
-    of more beats than this keeps the engine at one beat per cycle back to back."""
-    levels = partials.bit_length() - 1
-    return add_stages + sum((partials >> (level + 1)) + add_stages for level in range(levels)) + 1
+    """Cycles a bank stays held after its job's last block, at most (:meth:`DotEngine._combine`):
+    the L = ``add_stages`` cycles of the additions in flight, then the P / 2 pairs level 0 reads
+    from it, each possibly after a cycle granted to a deeper level of the job before (P/2 - 1 at
+    most), and the cycle that frees it (one publishing cycle for P = 1). A job of more beats than
+    this keeps the engine at one beat per cycle back to back."""
+    return add_stages + max(partials - 1, 1)
 
 
 def fast_add_stages(lanes: int, block: int) -> int:
     """The fast preset's accumulator adder depth: the deepest (at most 10) whose combine, with
-    the fewest partial sums, is shorter than a job of k = 1024 (1024 / lanes beats). 10 for
-    8 and 16 lanes (P = 4 and 8); at 32 lanes the 1024-element job has 32 beats, which leaves 5
-    (P = 8, a 28-cycle combine)."""
+    the fewest partial sums, is shorter than a job of k = 1024 (1024 / lanes beats): 10 for
+    8, 16 and 32 lanes (P = 4, 8 and 16; at 32 lanes a bank is held 25 cycles against a job's
+    32 beats)."""
     beats, job = block // lanes, BACK_TO_BACK_K // lanes
     return max(s for s in range(ADD_MAX_STAGES + 1) if combine_cycles(s, fewest_partials(s, beats)) < job)
 
@@ -386,7 +391,10 @@ class DotEngine(UnitParameters, wiring.Component):
             advance = free
         lanes_a, lanes_b = la.lanes, lb.lanes
         if self.pipelined:                                   # cut the loaders' ready chain
-            lanes_a = queued(m, lanes_a, "lanes_a_queue", ("codes", "mask", "last"))
+            # a beat's emptiness is computed before the queue: take (the queues' read enable)
+            # then starts from the queue's register, not from a compare of its mask (iCE40 path)
+            lanes_a = queued(m, lanes_a, "lanes_a_queue", ("codes", "last"),
+                             computed={"empty": lanes_a.payload.mask == 0})
             lanes_b = queued(m, lanes_b, "lanes_b_queue", ("codes",))
         s0 = self._beat(m, lanes_a, lanes_b, advance)
         s1 = self._registered_beat(m, s0, advance)
@@ -406,7 +414,7 @@ class DotEngine(UnitParameters, wiring.Component):
         position = Signal(range(beats_per_block), name="beat_in_block")
         beat_a, beat_b = lanes_a.payload, lanes_b.payload
         both = lanes_a.valid & lanes_b.valid
-        empty = beat_a.mask == 0
+        empty = beat_a.empty if self.pipelined else beat_a.mask == 0
         block_end = ~empty & (position == beats_per_block - 1)
         scale_b = None if self._activation is not None else self.scale_b
         scales_ok = ~block_end | (self.scale_a.valid & (scale_b.valid if scale_b is not None else 1))
@@ -517,24 +525,24 @@ class DotEngine(UnitParameters, wiring.Component):
     def _interleaved(self, m, s3, advance, free, job_errors, publish) -> None:
         """Stage 4 when pipelined: ``partials`` = P interleaved FP32 sums in two banks, an
         ``add_stages`` = L stage accumulator adder that never holds, and a combine unit with
-        its own adder of the same stages.
+        its own adder of the same stages (:meth:`_combine`).
 
         Block j of a job is added into partial j mod P of the job's bank (each result is written
         back L cycles after it was issued; P × beats-per-block > L, checked at construction, so
         a partial is never read before its last addition lands). At a job's last block the bank
-        goes to the combine unit and the next job accumulates in the other bank at once: the
-        combine unit waits L cycles for the additions in flight, combines the P partials in
-        DESIGN §3.5's fixed tree (level by level: P/2, P/4, … additions, L cycles after each),
-        publishes partial 0 (in job order: one bank is combined at a time) and clears the bank.
-        The stages before hold only when a job ends while the other bank is still being
-        combined, i.e. for jobs shorter than the combine (L + Σ(P/2^l + L) + 1 cycles): back
-        to back, longer jobs lose no cycle."""
+        goes to the combine unit and the next job accumulates in the other bank at once. L
+        cycles later (the additions in flight have landed) the combine unit reads the bank's P
+        partials in pairs and clears it; the rest of DESIGN §3.5's fixed tree runs in the combine
+        unit's own registers, so the bank is free again ``combine_cycles(L, P)`` cycles after the
+        job's last block at the latest. The stages before hold only when a job ends while the
+        other bank is still held, i.e. for jobs of at most that many beats: back to back,
+        longer jobs lose no cycle."""
         p, stages = self._partials, self._add_stages
         levels = p.bit_length() - 1
         index_bits = max(levels, 1)
         banks = Array(Array(Signal(32, name=f"bank{b}_partial{i}") for i in range(p)) for b in range(2))
         bank = Signal(name="acc_bank")                       # where the current job accumulates
-        busy = Array(Signal(name=f"bank{b}_combining") for b in range(2))
+        busy = Array(Signal(name=f"bank{b}_held") for b in range(2))
 
         # The accumulator adder: free-running, its operation's bank and partial carried beside.
         cuts = adder_cuts(m, stages, name="acc")
@@ -560,67 +568,127 @@ class DotEngine(UnitParameters, wiring.Component):
         self._combine(m, banks, bank, busy, start, free, job_errors, publish)
 
     def _combine(self, m, banks, bank, busy, start, free, job_errors, publish) -> None:
-        """The combine unit of :meth:`_interleaved`: drain, fixed tree, publish, clear."""
+        """The combine unit of :meth:`_interleaved`: one stage per level of the fixed tree, then
+        the publishing stage, all sharing one adder of L stages.
+
+        A job enters level 0 L cycles after its last block (a free-running delay: the additions
+        in flight have landed; at most one job is held, ``busy``). Level l reads its P / 2^l
+        inputs in pairs (op i: inputs 2i and 2i + 1), one pair per cycle the shared adder grants
+        it (the deepest level first), waits L cycles for the sums to land in the next level's
+        registers, and hands the job on when that level is idle. Level 0's inputs are the bank,
+        cleared (and freed) as its last pair is read; the last level's sum goes to the
+        publishing stage, which loads the result register when it is free (job order: every
+        stage takes jobs in order). A job alone takes L + Σ_l(P/2^(l+1) + L) + 1 cycles, as
+        the one-job-at-a-time combine did; back to back, the stages overlap successive jobs."""
         p, stages = self._partials, self._add_stages
         levels = p.bit_length() - 1
-        index_bits = max(levels, 1)
-        which = Signal(name="combine_bank")
-        level = Signal(range(levels + 1), name="combine_level")
-        op = Signal(index_bits, name="combine_op")
-        wait = Signal(range(max(stages, 1)), name="combine_wait")
-        to_publish = Signal(name="combine_then_publish")
+        IDLE, ISSUE, WAIT, FULL = range(4)
+        source = Signal(name="combine_bank")                 # the bank level 0 (or publish) reads
+        with m.If(start):
+            m.d.sync += source.eq(bank)
+        drained = delayed(m, start, stages, "combine_drain")
+        pending = Signal(name="combine_pending")
+        publishing = Signal(name="combine_publishing")
+        state = [Signal(2, name=f"combine{level}_state") for level in range(levels)]
+        # level l's inputs: the bank for l = 0, else its own P / 2^l registers; the sum of the
+        # last level is the result
+        inputs = [banks[source]] + [Array(Signal(32, name=f"combine{level}_in{i}") for i in range(p >> level))
+                                    for level in range(1, levels + 1)]
+        # Whether level l may take a job while level l + 1 still reads what level l writes: only
+        # if level l + 1's reads end before level l's first sum lands (L + 2 cycles after it
+        # takes the job). They take its P/2^(l+2) pairs plus the cycles granted to deeper levels
+        # meanwhile (level d, holding one of the d - l - 1 jobs ahead, at most P/2^(d+1) pairs
+        # each); otherwise level l waits until level l + 1 has read its inputs.
+        overlap = all(sum((d - l) * (p >> (d + 1)) for d in range(l + 1, levels)) <= stages + 1
+                      for l in range(levels))
+
+        def reading(level):
+            """Level ``level`` (``levels``: the publishing stage) reads its inputs."""
+            return publishing if level == levels else state[level] == ISSUE
+
+        ready = [Signal(name=f"combine{level}_ready") for level in range(levels + 1)]
+        for level in range(levels):
+            gate = 1 if overlap and level + 1 < levels else ~reading(level + 1)
+            m.d.comb += ready[level].eq((state[level] == IDLE) & gate)
+        m.d.comb += ready[levels].eq(~publishing)
+        offer = [Signal(name=f"combine{level}_offer") for level in range(levels + 1)]
+        m.d.comb += offer[0].eq(drained | pending)
+        with m.If(drained & ~ready[0]):
+            m.d.sync += pending.eq(1)
+        with m.If(offer[0] & ready[0]):
+            m.d.sync += pending.eq(0)
+
+        # The shared adder: one pair per cycle, the deepest requesting level first.
         if levels:
+            op = [Signal(range(max(p >> (level + 1), 2)), name=f"combine{level}_op") for level in range(levels)]
+            wait = [Signal(range(max(stages, 1)), name=f"combine{level}_wait") for level in range(levels)]
+            grant = [Signal(name=f"combine{level}_grant") for level in range(levels)]
+            for level in range(levels):
+                deeper = [state[d] == ISSUE for d in range(level + 1, levels)]
+                m.d.comb += grant[level].eq((state[level] == ISSUE) & ~Cat(*deeper).any() if deeper
+                                            else state[level] == ISSUE)
             cuts = adder_cuts(m, stages, name="combine")
-            issue = Signal(name="combine_issue")
-            left = Signal(index_bits, name="combine_left")
-            right = Signal(index_bits, name="combine_right")
-            carried = [cuts.carry(issue), cuts.carry(left)]
-            total = fp32_add(m, banks[which][left], banks[which][right], "combine_add", cuts)
-            landed, landed_index = (cuts.get(h) for h in carried)
-            with m.If(landed):
-                m.d.sync += banks[which][landed_index].eq(total)
+            left, right, which_level, which_op = Const(0, 32), Const(0, 32), Const(0, 1), Const(0, 1)
+            for level in range(levels):                      # the deepest last: it wins the Mux chain
+                pair = 2 * op[level]
+                left = Mux(grant[level], inputs[level][pair], left)
+                right = Mux(grant[level], inputs[level][pair + 1], right)
+                which_level = Mux(grant[level], level, which_level)
+                which_op = Mux(grant[level], op[level], which_op)
+            a, b = Signal(32, name="combine_left"), Signal(32, name="combine_right")
+            at_level = Signal(range(max(levels, 2)), name="combine_level")
+            at_op = Signal(range(max(p >> 1, 2)), name="combine_op")
+            issued = Signal(name="combine_issue")
+            m.d.comb += [a.eq(left), b.eq(right), at_level.eq(which_level), at_op.eq(which_op),
+                         issued.eq(Cat(*grant).any())]
+            carried = [cuts.carry(issued), cuts.carry(at_level), cuts.carry(at_op)]
+            total = fp32_add(m, a, b, "combine_add", cuts)
+            landed, landed_level, landed_op = (cuts.get(h) for h in carried)
+            for level in range(levels):
+                with m.If(landed & (landed_level == level)):
+                    m.d.sync += inputs[level + 1][landed_op].eq(total)
 
-        def leave(then_publish):
-            """To WAIT for the additions in flight (L > 0), then PUBLISH or the next level."""
-            if stages:
-                m.d.sync += [wait.eq(stages - 1), to_publish.eq(then_publish)]
-                m.next = "WAIT"
-            else:
-                with m.If(then_publish):
-                    m.next = "PUBLISH"
-                with m.Else():
-                    m.next = "COMBINE"
+            for level in range(levels):
+                last = op[level] == (p >> (level + 1)) - 1
+                done = Signal(name=f"combine{level}_done")
+                m.d.comb += offer[level + 1].eq(done)
+                passed = done & ready[level + 1]
+                with m.Switch(state[level]):
+                    with m.Case(IDLE):
+                        with m.If(offer[level] & ready[level]):
+                            m.d.sync += [state[level].eq(ISSUE), op[level].eq(0)]
+                    with m.Case(ISSUE):
+                        with m.If(grant[level]):
+                            m.d.sync += op[level].eq(op[level] + 1)
+                            with m.If(last):
+                                if level == 0:               # the bank is read: clear and free it
+                                    m.d.sync += [banks[source][i].eq(0) for i in range(p)]
+                                    m.d.sync += busy[source].eq(0)
+                                if stages:
+                                    m.d.sync += [state[level].eq(WAIT), wait[level].eq(stages - 1)]
+                                else:
+                                    m.d.comb += done.eq(1)
+                                    m.d.sync += state[level].eq(Mux(passed, IDLE, FULL))
+                    with m.Case(WAIT):
+                        m.d.sync += wait[level].eq(wait[level] - 1)
+                        with m.If(wait[level] == 0):
+                            m.d.comb += done.eq(1)
+                            m.d.sync += state[level].eq(Mux(passed, IDLE, FULL))
+                    with m.Case(FULL):
+                        m.d.comb += done.eq(1)
+                        with m.If(passed):
+                            m.d.sync += state[level].eq(IDLE)
 
-        with m.FSM(name="combine"):
-            with m.State("IDLE"):
-                with m.If(start):
-                    m.d.sync += [which.eq(bank), level.eq(0), op.eq(0)]
-                    leave(Const(levels == 0, 1))
-            with m.State("WAIT"):
-                m.d.sync += wait.eq(wait - 1)
-                with m.If(wait == 0):
-                    with m.If(to_publish):
-                        m.next = "PUBLISH"
-                    with m.Else():
-                        m.next = "COMBINE"
-            with m.State("COMBINE"):
-                if levels:
-                    # op i of level l: partial[i << (l+1)] + partial[(i << (l+1)) + (1 << l)] -> the first
-                    m.d.comb += [left.eq(op << (level + 1)), right.eq(left + (Const(1, index_bits) << level)),
-                                 issue.eq(1)]
-                    with m.If(op == ((Const(p, index_bits + 1) >> (level + 1)) - 1)):
-                        m.d.sync += [op.eq(0), level.eq(level + 1)]
-                        leave(level + 1 == levels)
-                    with m.Else():
-                        m.d.sync += op.eq(op + 1)
-            with m.State("PUBLISH"):
-                with m.If(free):
-                    rejected = job_errors.r_data[0] & job_errors.r_rdy
-                    m.d.comb += job_errors.r_en.eq(1)
-                    publish(Cat(Mux(rejected, 0x7FC00000, banks[which][0]), rejected))
-                    m.d.sync += [banks[which][i].eq(0) for i in range(p)]
-                    m.d.sync += busy[which].eq(0)
-                    m.next = "IDLE"
+        # The publishing stage: the result register loaded in job order.
+        with m.If(offer[levels] & ready[levels]):
+            m.d.sync += publishing.eq(1)
+        with m.If(publishing & free):
+            rejected = job_errors.r_data[0] & job_errors.r_rdy
+            m.d.comb += job_errors.r_en.eq(1)
+            publish(Cat(Mux(rejected, 0x7FC00000, inputs[levels][0]), rejected))
+            m.d.sync += publishing.eq(0)
+            if not levels:                                   # P = 1: the bank itself is read here
+                m.d.sync += [banks[source][0].eq(0), busy[source].eq(0)]
 
     def _accumulate(self, m, s3, advance, job_errors, publish) -> None:
         """Stage 4: ``acc = fp32(acc + block)`` from +0 per job; at the job's end the result

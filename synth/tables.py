@@ -238,8 +238,8 @@ def pipelined_table(records: list[dict]) -> str:
     lines += ["", "pJ/MAC on `relu50` traffic from the same gate-level activity at each clock's period: jobs "
               "of 256 elements back to back for the unpipelined engines, of 1024 for the pipelined ones (a "
               "pipelined engine adds its partial sums at a job's end, `hdl.dot.combine_cycles`; a shorter job "
-              "holds the next one back, and at 32 lanes a 256-element job is 8 beats against a 28-cycle "
-              "combine). MACs / cycle is the rate the traffic reached. The fast preset is DotEngine's default "
+              "holds the next one back, and at 32 lanes a 256-element job is 8 beats against a bank held "
+              "25 cycles). MACs / cycle is the rate the traffic reached. The fast preset is DotEngine's default "
               "(DESIGN §4.1); the flip-flops it adds are what the area and energy ratios pay for.", ""]
     return "\n".join(lines)
 
