@@ -69,10 +69,22 @@ class _Aligner(wiring.Component):
         self._layout = layout
         job = job_layout(self._lanes, count_bits)
         self._count_bits = count_bits
-        super().__init__({
+        members = {
             "tokens": In(stream.Signature(token_layout(word_bits, job))),
             "beats": Out(stream.Signature(beat_layout(self._lanes, None, 0, 0))),
-        })
+        }
+        if sliced:
+            # beside the token (registered with it): whether its job's count is at least L, and
+            # whether count // L is 1, so no wide OR of the count lies on the way to a beat's mask
+            members["count_hint"] = In(2)
+        super().__init__(members)
+
+    @staticmethod
+    def count_hint_of(count, lanes: int):
+        """What ``count_hint`` carries for a job of ``count`` elements: ``count >= lanes`` and
+        ``count // lanes == 1`` (``lanes`` a power of two)."""
+        k = lanes.bit_length() - 1
+        return Cat(count[k:].any(), count[k:] == 1)
 
     def elaborate(self, platform):
         m = Module()
@@ -109,12 +121,24 @@ class _Aligner(wiring.Component):
             # with L are bit slices, not carry chains (a 26-bit comparator was the pipelined dot
             # engine's critical path); unregistered, the comparisons as they were.
             k = L.bit_length() - 1
+            if sliced:
+                # n >= L and n // L == 1, for rem and remaining, from registers: the job's count
+                # hint beside the token, and flags kept beside ``remaining`` (the OR over the
+                # count's upper bits, shared with the decrement's borrow chain, was the 32-lane
+                # engine's critical path)
+                remaining_flags = Signal(2, name="remaining_flags")
+                rem_flags = Signal(2, name="elements_left_flags")
+                m.d.comb += rem_flags.eq(Mux(token.first, self.count_hint, remaining_flags))
+                flags_of = {id(rem): rem_flags, id(remaining): remaining_flags}
 
             def at_least_lanes(n):
-                return n[k:].any() if sliced else n >= L
+                return flags_of[id(n)][0] if sliced else n >= L
 
             def at_most_lanes(n):
-                return (~n[k:].any() | ((n[k:] == 1) & ~n[:k].any())) if sliced else n <= L
+                if sliced:
+                    big, one = flags_of[id(n)]
+                    return ~big | (one & ~n[:k].any())
+                return n <= L
 
             def mask_of(n):
                 """The lowest ``min(n, L)`` lanes."""
@@ -145,6 +169,10 @@ class _Aligner(wiring.Component):
                                  out.last.eq(at_most_lanes(rem)), out.error.eq(token.flag & at_most_lanes(rem))]
                 with m.If(take):
                     m.d.sync += [prev.eq(word), remaining.eq(Mux(holds, rem, rem - L))]
+                    if sliced:          # the flags of rem, or of rem - L (whose upper bits are
+                        # rem // L - 1, wrapping as the subtraction does): != 0 unless rem // L is 1
+                        after = Cat(~rem_flags[1], rem[k:] == 2)
+                        m.d.sync += remaining_flags.eq(Mux(holds, rem_flags, after))
                     with m.If(token.final & ~holds & (~at_most_lanes(rem) if sliced else rem > L)):
                         m.d.sync += [tail.eq(1), tail_flag.eq(token.flag), tail_shift.eq(offset << 2)]
             with m.If((~token.empty & ~token.abort) | tail):
@@ -318,6 +346,8 @@ class PackedLoader(wiring.Component):
             tokens = stream_register(m, front.tokens, "token_register")
             m.d.comb += [aligner.tokens.valid.eq(tokens.valid), aligner.tokens.payload.eq(tokens.payload),
                          tokens.ready.eq(aligner.tokens.ready)]
+            with m.If(front.tokens.ready):  # loaded with the token register
+                m.d.sync += aligner.count_hint.eq(_Aligner.count_hint_of(front.tokens.payload.job.count, self._lanes))
         else:
             wiring.connect(m, front.tokens, aligner.tokens)
         beats, out = aligner.beats, self.lanes
