@@ -82,12 +82,15 @@ class WordFrontEnd(wiring.Component):
         with m.If(empty_pending):
             m.d.comb += [tokens.valid.eq(1), tokens.payload.empty.eq(1)]
         if not self._compressed:
-            m.d.comb += [can_take_job.eq(1), final_token.eq(words_left == 1),
+            # words_left == 1 kept as a register: job.ready (through finishing) then does not
+            # wait for a compare of the whole count (an iCE40 critical path of the dot engine)
+            one_left = Signal(name="one_word_left")
+            m.d.comb += [can_take_job.eq(1), final_token.eq(one_left),
                          tokens.payload.data.eq(self.words.payload.data)]
             with m.If(busy):
                 m.d.comb += [tokens.valid.eq(self.words.valid), self.words.ready.eq(tokens.ready)]
             with m.If(transfer & busy):
-                m.d.sync += words_left.eq(words_left - 1)
+                m.d.sync += [words_left.eq(words_left - 1), one_left.eq(words_left == 2)]
         else:
             self._expander(m, job, busy, words_left, transfer, final_token, can_take_job)
         # a new job last, so its registers win over the finishing job's updates in this cycle
@@ -99,6 +102,8 @@ class WordFrontEnd(wiring.Component):
             n_words = count[k:] + (within != 0) + (within > lanes)
             m.d.sync += [job.eq(self.job.payload), first.eq(1), words_left.eq(n_words),
                          busy.eq(count != 0), empty_pending.eq(count == 0)]
+            if not self._compressed:
+                m.d.sync += one_left.eq(n_words == 1)
         return m
 
 
