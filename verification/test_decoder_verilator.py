@@ -6,7 +6,7 @@ import pytest
 import golden
 import hdl
 from verification.benches.runner import run_vector_bench
-from verification.tiers import icarus
+from verification.tiers import full, icarus
 
 pytestmark = pytest.mark.verilator
 
@@ -30,8 +30,10 @@ def run(params, tmp_path, planted_fault=None, sim="verilator"):
                             lanes=params["lanes"], stages=params.get("stages", 0), sim=sim)
 
 
-# Icarus in make test: the 8-lane, 2-stage configuration (lanes and registers in one run).
-@pytest.mark.parametrize("params", [icarus(c) if c.get("stages") else c for c in CONFIGS],
+# make test: the default (E2M1 to FP16) and the 8-lane, 2-stage configuration (lanes and registers
+# in one run; Icarus too); the other formats (exhaustive in the Amaranth simulator) in verify-full.
+@pytest.mark.parametrize("params", [icarus(c) if c.get("stages") else c if c == CONFIGS[0] else full(c)
+                                    for c in CONFIGS],
                          ids=lambda p: "-".join(str(v) for v in p.values()))
 def test_decoder_verilog_exhaustive(params, tmp_path, simulator):
     assert run(params, tmp_path, sim=simulator) == (1, 0)

@@ -74,11 +74,12 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilato
 
 
 # make test: MXFP4 at 8 lanes with the defaults (the fast preset, P = 4: several beats per block;
-# Icarus too) and MXFP8 E4M3 at 32 unpipelined (one block per beat, 8-bit elements as nibble
-# pairs, NaN/Inf elements); NVFP4 (UE4M3 scales) runs in the Amaranth simulator there, and here
-# with the other defaults and the other unpipelined engines in verify-full.
+# Icarus too). MXFP8 E4M3 at 32 unpipelined (one block per beat, 8-bit elements as nibble pairs,
+# NaN/Inf elements), NVFP4 (UE4M3 scales) and the 32-lane default run in the Amaranth simulator
+# there, and here with the other defaults and the other unpipelined engines in verify-full.
 TIERED = [full(CONFIGS[0], None), icarus(CONFIGS[1], None), full(CONFIGS[2], None), full(CONFIGS[3], None),
-          full(CONFIGS[4], None), full(CONFIGS[0], {}), full(CONFIGS[1], {}), (CONFIGS[3], {}), full(CONFIGS[2], {})]
+          full(CONFIGS[4], None), full(CONFIGS[0], {}), full(CONFIGS[1], {}), full(CONFIGS[3], {}),
+          full(CONFIGS[2], {})]
 
 
 @pytest.mark.verilator
@@ -130,7 +131,8 @@ def test_pipelined_dot_bench_catches_a_wrong_partials_order(tmp_path):
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("activation, lanes", [full("fp16", 32), ("bf16", 8)])   # FP16 in the Amaranth sim
+# verify-full: make test runs mixed mode (FP16 and BF16) in the Amaranth simulator
+@pytest.mark.parametrize("activation, lanes", [full("fp16", 32), full("bf16", 8)])
 def test_mixed_mode_on_verilator(activation, lanes, tmp_path, simulator):
     from verification.traffic.dot import mixed_gemv_traffic, mixed_traffic
     dut = hdl.DotEngine("mxfp4", lanes, activations=activation)
@@ -146,6 +148,7 @@ def test_mixed_mode_on_verilator(activation, lanes, tmp_path, simulator):
     assert np.isnan(results).any() and np.isinf(results).any() and (results == 0).any()
 
 
+@pytest.mark.full                 # make test: the planted partials-order fault on the same bench
 @pytest.mark.verilator
 def test_dot_bench_catches_planted_fault(tmp_path, simulator):
     counts, _ = run_bench(CONFIGS[1], tmp_path, planted_fault=30, sim=simulator)
@@ -163,10 +166,11 @@ def simulate(dut, t: DotTraffic, stall: float, seed: int = 2) -> list:
 
 
 # make test: the defaults of MXFP4 (8 and 32 lanes), NVFP4 and MXFP8 E5M2, the unpipelined NVFP4
-# and MXFP8 E5M2 engines (the unpipelined MXFP4 one runs inside GEMV); the rest in verify-full.
+# engine (the unpipelined MXFP4 one runs inside GEMV, with MXFP8 E5M2 weights in mixed mode); the
+# rest in verify-full.
 @pytest.mark.parametrize("fmt, lanes, depth", [("mxfp4", 32, None), ("mxfp4", 8, None), ("nvfp4", 16, None),
                                                 full("mxfp8_e4m3", 8, None), ("mxfp8_e5m2", 32, None),
-                                                full("mxfp4", 32, {}), ("nvfp4", 8, {}), ("mxfp8_e5m2", 8, {})],
+                                                full("mxfp4", 32, {}), ("nvfp4", 8, {}), full("mxfp8_e5m2", 8, {})],
                          ids=lambda v: ("default" if v is None else "unpipelined") if not isinstance(v, (str, int))
                          else str(v))
 def test_dot_engine_in_amaranth_simulator(fmt, lanes, depth):
@@ -178,19 +182,20 @@ def test_dot_engine_in_amaranth_simulator(fmt, lanes, depth):
     assert len(got) == len(t.results) and not bad, bad[:4]
 
 
-# Depth settings of the pipelined engine (opt-in while its defaults are being chosen): per
-# format and lane count, the multiplier stages, the adder tree's register interval, ScaleApply's
-# stages, the FP32 adder's stages and the partial sums.
+# Depth settings of the pipelined engine: per format and lane count, the multiplier stages, the
+# adder tree's register interval, ScaleApply's stages, the FP32 adder's stages and the partial
+# sums. make test: P = 4, 1, 16 and 2 (and the defaults, P = 4 and 16, in
+# test_dot_engine_in_amaranth_simulator); FP8 and the other depths in verify-full.
 DEPTHS = [
     ("mxfp4", 32, dict(partials=4, add_stages=3, mul_stages=1, tree_every=2, scale_stages=2)),
     ("mxfp4", 8, dict(partials=1, add_stages=3, mul_stages=1, tree_every=2, scale_stages=3)),
     # 16 partials behind a 1-stage adder: level 0 of the combine waits while level 1 reads
     ("mxfp4", 32, dict(partials=16, add_stages=1)),
     ("nvfp4", 8, dict(partials=2, add_stages=2, scale_stages=1)),
-    ("mxfp8_e4m3", 8, dict(partials=4, add_stages=5, mul_stages=3, tree_every=1, scale_stages=3)),
-    ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3)),
-    ("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1)),
-    ("mxfp4", 8, FAST_8),
+    full("mxfp8_e4m3", 8, dict(partials=4, add_stages=5, mul_stages=3, tree_every=1, scale_stages=3)),
+    full("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3)),
+    full("mxfp4", 8, dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1)),
+    full("mxfp4", 8, FAST_8),          # the 8-lane default: test_dot_engine_in_amaranth_simulator
 ]
 
 
@@ -271,7 +276,7 @@ def result_cycles(dut, t: DotTraffic, count: int, watch=None) -> list:
     return seen
 
 
-@pytest.mark.parametrize("fmt, lanes, depth", DEPTHS[:3] + DEPTHS[-1:],
+@pytest.mark.parametrize("fmt, lanes, depth", DEPTHS[:3] + [("mxfp4", 8, FAST_8)],
                          ids=lambda v: "-".join(f"{k}{x}" for k, x in v.items()) if isinstance(v, dict) else str(v))
 def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
     """One job of four blocks, nothing stalling: the pipelined engine's first result comes

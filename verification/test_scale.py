@@ -79,7 +79,8 @@ def verilator_block(fmt, tmp_path, planted_fault=None, sim="verilator", stages=0
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("fmt", [full("mxfp4"), icarus("nvfp4"), "mxfp8_e4m3"])   # E8M0 + invalid, UE4M3
+# make test: NVFP4 (UE4M3 scales; Icarus too); MXFP4 and MXFP8 E4M3 (E8M0, invalid products) in verify-full
+@pytest.mark.parametrize("fmt", [full("mxfp4"), icarus("nvfp4"), full("mxfp8_e4m3")])
 def test_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path, simulator):
     result, count = verilator_block(fmt, tmp_path, sim=simulator)
     assert result == (1, 0)
@@ -133,7 +134,9 @@ def test_scale_apply_value_mode_on_verilator(source, tmp_path, simulator):
 
 # --- Amaranth simulator: quick samples ---------------------------------------------------------
 
-@pytest.mark.parametrize("stages", range(max(STAGE_CUTS) + 2))
+# make test: the shallowest setting, the dot engine's (6) and the deepest; the others in verify-full
+@pytest.mark.parametrize("stages", [s if s in (0, 6, max(STAGE_CUTS) + 1) else full(s)
+                                    for s in range(max(STAGE_CUTS) + 2)])
 @pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4", "mxfp8_e5m2"])
 def test_scale_apply_block_sample_in_amaranth_simulator(fmt, stages):
     fmt = mx.block_format(fmt)

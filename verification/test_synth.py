@@ -214,6 +214,7 @@ def test_sweep_has_int_dot_engines_of_every_fp_lane_count():
                 and not report.flow_comparison(p)} == fp_lanes
 
 
+@pytest.mark.full                  # a second Yosys run of an INT engine (23 s); make test: the report tests
 @pytest.mark.yosys
 def test_generic_flow_without_alumacc_is_recorded_and_cached_apart(tmp_path):
     """The INT dot engines' flow (``synth -noalumacc``) on a small design: recorded per point, in

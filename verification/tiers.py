@@ -22,6 +22,12 @@ FULL = pytest.mark.full
 ICARUS = pytest.mark.icarus
 
 
+def in_verify_full(config) -> bool:
+    """Whether this run is ``make verify-full`` (``-m full``): a test whose make-test run takes a
+    sample takes the whole stimulus there."""
+    return (config.getoption("markexpr", "") or "").strip() == "full"
+
+
 def full(*values, id=None):
     """A parameter set that runs in ``make verify-full`` only."""
     return pytest.param(*values, marks=FULL, id=id)
