@@ -270,9 +270,10 @@ class DotEngine(UnitParameters, wiring.Component):
       - ``add_stages`` (0..10): cut stages of the FP32 accumulator adder, behind ``partials`` =
         P interleaved partial sums (DESIGN §3.5) in two banks, with a combine unit of its own
         (see :meth:`_interleaved`). P × (block / lanes) must exceed ``add_stages``.
-      - ``latency``: cycles from a job's last beat to its result with no stalls. Back to back,
-        jobs longer than the combine (``add_stages`` + Σ(P/2^l + ``add_stages``) + 1 cycles)
-        keep one beat per cycle.
+      - ``latency``: cycles from a job's last beat to its result with no stalls (a job alone:
+        its combine takes ``add_stages`` + Σ(P/2^l + ``add_stages``) + 1 cycles). Back to back,
+        jobs of more beats than a bank is held (:func:`combine_cycles`: ``add_stages`` + P - 1)
+        keep one beat per cycle: the combine's levels overlap successive jobs.
 
     Ports:
       - ``job``: In stream, ``k``: elements of this dot product (a multiple of the block size; 0

@@ -52,6 +52,10 @@ def _sweep() -> list[tuple[str, dict]]:
                 continue
             points.append(("dot", {"fmt": fmt, "lanes": lanes, "preset": "unpipelined"}))
     points += [("dot", {"fmt": "mxfp4", "lanes": lanes}) for lanes in (8, 32)]   # the default: preset fast
+    # GEMV around the 32-lane engine, unpipelined (GEMV's default) and at the engine's clock; its
+    # vector memory (max_k / lanes words of 128 bits, in flip-flops here) is part of the area
+    points += [("gemv", {"fmt": "mxfp4", "lanes": 32, "max_k": 1024, "preset": preset})
+               for preset in ("unpipelined", "fast")]
     for lanes in (8, 16, 32):                                # INT baselines of the same lanes
         for fmt in ("int4", "int8"):
             points.append(("int_dot", {"fmt": fmt, "lanes": lanes}))
@@ -137,6 +141,8 @@ def point_name(unit: str, params: dict) -> str:
             return f"{k}{v}"
         if k == "preset":
             return "" if v == "fast" else str(v)
+        if k == "max_k":
+            return f"k{v}"
         return f"w{v}" if k == "word_bits" else str(v)
     return "_".join([unit] + [p for p in (part(k, v) for k, v in params.items()) if p])
 
@@ -180,5 +186,5 @@ def point_verilog(unit: str, params: dict, name: str) -> str:
 def _expected_cost(unit: str, params: dict) -> float:
     """A rough rank of a point's synthesis time (only the order of the work depends on it)."""
     lanes = params.get("lanes", 1)
-    base = {"quantizer": 60, "dot": 4, "int_dot": 1, "loader": 3, "scale_apply": 2, "mac": 2}.get(unit, 1)
-    return base * (lanes if unit in ("dot", "int_dot", "quantizer") else 1) * (4 if "mxfp8" in str(params) else 1)
+    base = {"quantizer": 60, "dot": 4, "gemv": 6, "int_dot": 1, "loader": 3, "scale_apply": 2, "mac": 2}.get(unit, 1)
+    return base * (lanes if unit in ("dot", "gemv", "int_dot", "quantizer") else 1) * (4 if "mxfp8" in str(params) else 1)

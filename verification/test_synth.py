@@ -198,7 +198,7 @@ def test_cli_report_rejects_bad_arguments(tmp_path, capsys):
 
 def test_sweep_covers_every_unit_format_and_baseline():
     units = {u for u, _ in report.SWEEP}
-    assert {"decoder", "multiplier", "mac", "scale_apply", "quantizer", "loader", "dot",
+    assert {"decoder", "multiplier", "mac", "scale_apply", "quantizer", "loader", "dot", "gemv",
             "decoder_rom", "multiplier_rom", "int_multiplier", "int_dot"} <= units
     formats = {p.get("fmt") for u, p in report.SWEEP if u == "multiplier"}
     assert {"e2m1", "e1m2", "e3m0", "e4m3", "e5m2"} <= formats

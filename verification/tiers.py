@@ -1,11 +1,12 @@
 """The two test tiers and how a test or one of its configurations picks its tier.
 
 - ``make test`` (``-m 'not full'``, every developer's inner loop and CI's, budget 8 minutes on
-  2 cores from a fresh clone): every golden and Amaranth-simulator test; each unit's cocotb
-  benches on Verilator in the configurations that reach each of its features (the default, and
-  the unpipelined one while pipelining is opt-in) with stimulus sized to cover the directed
-  corners and a random sample; the 4-state Icarus run of one representative configuration per
-  unit (marked :data:`ICARUS`); the planted-fault check of every bench on Verilator.
+  2 cores from a fresh clone): every golden test; the Amaranth-simulator tests in a covering set
+  of settings (every format, mode and rounding once; of each depth parameter the shallowest, the
+  default and the deepest); each unit's cocotb bench on Verilator in its default configuration,
+  with stimulus sized to cover the directed corners and a random sample; the 4-state Icarus run
+  of one representative configuration per unit (marked :data:`ICARUS`); the planted-fault check
+  of every bench on Verilator.
 - ``make verify-full`` (``-m full``): everything ``make test`` leaves out: the other
   configurations and every depth setting on Verilator, every configuration on Icarus, the full
   block, pair and vector counts, the exhaustive 2^24 MAC and the formal proofs.
