@@ -16,7 +16,7 @@ from verification.benches.amaranth_sim import run_streams
 from verification.benches.runner import run_cocotb
 from verification.traffic.dot import DotTraffic, add_dot, dot_traffic
 from amaranth.hdl import Value  # noqa: F401  (payload views in first_result_cycle)
-from verification.tiers import full, icarus
+from verification.tiers import full, icarus, in_verify_full
 
 
 def save(t: DotTraffic, path):
@@ -52,13 +52,16 @@ def engine(fmt, lanes, depth=None, **kwargs):
     return hdl.DotEngine(fmt, lanes, **({} if depth is None else {"preset": "unpipelined", **depth}), **kwargs)
 
 
-def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilator", depth=None, golden_partials=None):
+def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilator", depth=None, golden_partials=None,
+              random_jobs=60):
     """The dot bench on :func:`engine` (``depth``: None the defaults, {} unpipelined); golden
     results with the engine's partials (``golden.mx.dot(…, partials=P)``), or with
-    ``golden_partials`` (a planted fault)."""
+    ``golden_partials`` (a planted fault). ``random_jobs`` follow the directed ones (make test:
+    :data:`QUICK_JOBS`)."""
     fmt, lanes, rows, k = config
     dut = engine(fmt, lanes, depth)
-    t = dot_traffic(fmt, dut.word_bits, random_jobs=60, max_blocks=16, partials=golden_partials or dut.partials)
+    t = dot_traffic(fmt, dut.word_bits, random_jobs=random_jobs, max_blocks=16,
+                    partials=golden_partials or dut.partials)
     rng = np.random.default_rng(8)
     for blocks in (64, 128):                                   # K = 2048 and 4096 for block 32
         n = blocks * mx.block_format(fmt).block
@@ -73,6 +76,9 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilato
     return run_cocotb(dut, "dot", "verification.benches.dot", tmp_path, params=params, testcase=testcase, sim=sim), t
 
 
+# Random jobs after the directed ones (every special, rejected and empty job, stalls from the
+# first beat) in make test; 60 in verify-full, where every configuration runs.
+QUICK_JOBS = 24
 # make test: MXFP4 at 8 lanes with the defaults (the fast preset, P = 4: several beats per block;
 # Icarus too). MXFP8 E4M3 at 32 unpipelined (one block per beat, 8-bit elements as nibble pairs,
 # NaN/Inf elements), NVFP4 (UE4M3 scales) and the 32-lane default run in the Amaranth simulator
@@ -86,8 +92,9 @@ TIERED = [full(CONFIGS[0], None), icarus(CONFIGS[1], None), full(CONFIGS[2], Non
 @pytest.mark.parametrize("config, depth", TIERED,
                          ids=lambda v: f"{v[0]}-lanes{v[1]}" if isinstance(v, tuple) else ("default" if v is None
                                                                                           else "unpipelined"))
-def test_dot_engine_on_verilator(config, depth, tmp_path, simulator):
-    counts, t = run_bench(config, tmp_path, sim=simulator, depth=depth)
+def test_dot_engine_on_verilator(config, depth, tmp_path, simulator, request):
+    counts, t = run_bench(config, tmp_path, sim=simulator, depth=depth,
+                          random_jobs=60 if in_verify_full(request.config) else QUICK_JOBS)
     assert counts == (2, 0)
     report = json.loads((tmp_path / "gemv.json").read_text())
     assert report["beats_per_cycle"] == 1.0 and report["rows"] == config[2]
@@ -126,7 +133,7 @@ def test_pipelined_dot_engine_on_verilator(config, depth, tmp_path, simulator):
 @pytest.mark.verilator
 def test_pipelined_dot_bench_catches_a_wrong_partials_order(tmp_path):
     """The P = 4 engine against golden results in block order (partials=1): the bench fails."""
-    counts, _ = run_bench(CONFIGS[1], tmp_path, golden_partials=1)         # the default: P = 4
+    counts, _ = run_bench(CONFIGS[1], tmp_path, golden_partials=1, random_jobs=QUICK_JOBS)   # the default: P = 4
     assert counts[1] >= 1
 
 

@@ -42,12 +42,12 @@ def adder_bench(tmp_path, simulator, n, stages=0):
 @pytest.mark.verilator
 @pytest.mark.icarus
 def test_fp32_adder_against_numpy_on_verilator(tmp_path, simulator):
-    """60,000 pairs on Verilator (a quarter each random, cancelling, near and a few exponents
+    """30,000 pairs on Verilator (a quarter each random, cancelling, near and a few exponents
     apart: enough that every alignment distance and normalization shift occurs many times);
     on Icarus, whose own contribution is the 4-state check (an X or Z on the result fails), a
     20,000-pair sample of the same; all 400,000 on both in make verify-full. Every run includes
     all pairs of the special values."""
-    assert adder_bench(tmp_path, simulator, 60_000 if simulator == "verilator" else 20_000) == (1, 0)
+    assert adder_bench(tmp_path, simulator, 30_000 if simulator == "verilator" else 20_000) == (1, 0)
 
 
 # verify-full: make test runs the deepest adder's Verilog inside the default dot engine's bench

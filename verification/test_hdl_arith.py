@@ -11,6 +11,7 @@ import golden
 from hdl.arith import (at_least, classify, element_fields, element_specials, increment, leading_zeros, max_tree,
                        normalize)
 from verification.benches.amaranth_sim import run_vectors
+from verification.tiers import full
 
 
 class Comb(Elaboratable):
@@ -156,7 +157,7 @@ def test_pipelined_adder_tree_sums_exactly_after_its_latency(count, every):
     assert seen == [sum(v) for v in vectors]
 
 
-@pytest.mark.parametrize("a_bits, b_bits", [(9, 7), (5, 5), (1, 4)])
+@pytest.mark.parametrize("a_bits, b_bits", [full(9, 7), (5, 5), (1, 4)])     # 9 x 7 bits (2^16 pairs): verify-full
 def test_prefix_increment_and_comparison_every_value(a_bits, b_bits):
     """increment(a, bit) == a + bit and at_least(a, b) == (a >= b) for every a, b and bit (the
     log-depth forms the pipelined rounder and adder use instead of ``+`` and ``>=``)."""

@@ -87,8 +87,8 @@ def test_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path, simulator):
     assert count >= 2 * (1 << mx.block_format(fmt).scale.bits) ** 2
 
 
-@pytest.mark.verilator
-@pytest.mark.parametrize("fmt", [full("mxfp4"), "nvfp4"])
+@pytest.mark.verilator     # make test: the deepest ScaleApply runs on Verilator inside the default dot engine
+@pytest.mark.parametrize("fmt", [full("mxfp4"), full("nvfp4")])
 def test_pipelined_scale_apply_every_scale_pair_on_verilator(fmt, tmp_path):
     """The deepest cut setting (3 stages: a new block every cycle, results 3 cycles later)."""
     assert verilator_block(fmt, tmp_path, stages=max(STAGE_CUTS))[0] == (1, 0)
