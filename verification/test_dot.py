@@ -172,12 +172,11 @@ def simulate(dut, t: DotTraffic, stall: float, seed: int = 2) -> list:
                        cycles=12 * (len(t.a_words) + t.blocks) + 500)
 
 
-# make test: the defaults of MXFP4 (8 and 32 lanes), NVFP4 and MXFP8 E5M2, the unpipelined NVFP4
-# engine (the unpipelined MXFP4 one runs inside GEMV, with MXFP8 E5M2 weights in mixed mode); the
-# rest in verify-full.
+# make test: the defaults of MXFP4 (8 and 32 lanes), NVFP4 and MXFP8 E5M2 (the unpipelined engine
+# runs inside GEMV, and with MXFP8 E5M2 weights in mixed mode); the rest in verify-full.
 @pytest.mark.parametrize("fmt, lanes, depth", [("mxfp4", 32, None), ("mxfp4", 8, None), ("nvfp4", 16, None),
                                                 full("mxfp8_e4m3", 8, None), ("mxfp8_e5m2", 32, None),
-                                                full("mxfp4", 32, {}), ("nvfp4", 8, {}), full("mxfp8_e5m2", 8, {})],
+                                                full("mxfp4", 32, {}), full("nvfp4", 8, {}), full("mxfp8_e5m2", 8, {})],
                          ids=lambda v: ("default" if v is None else "unpipelined") if not isinstance(v, (str, int))
                          else str(v))
 def test_dot_engine_in_amaranth_simulator(fmt, lanes, depth):
@@ -283,7 +282,7 @@ def result_cycles(dut, t: DotTraffic, count: int, watch=None) -> list:
     return seen
 
 
-@pytest.mark.parametrize("fmt, lanes, depth", DEPTHS[:3] + [("mxfp4", 8, FAST_8)],
+@pytest.mark.parametrize("fmt, lanes, depth", [full(*DEPTHS[0])] + DEPTHS[1:3] + [("mxfp4", 8, FAST_8)],
                          ids=lambda v: "-".join(f"{k}{x}" for k, x in v.items()) if isinstance(v, dict) else str(v))
 def test_pipelined_dot_engine_latency_is_what_it_says(fmt, lanes, depth):
     """One job of four blocks, nothing stalling: the pipelined engine's first result comes
@@ -327,7 +326,8 @@ def test_pipelined_dot_engine_parameters_are_checked():
     assert hdl.DotEngine("mxfp4", 8, add_stages=3).partials == 1        # a block every 4 beats
 
 
-@pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)), (8, FAST_8)])
+# make test: 32 lanes at P = 4; the 8-lane default in test_fast_preset_keeps_one_beat_per_cycle_back_to_back
+@pytest.mark.parametrize("lanes, depth", [(32, dict(partials=4, add_stages=3)), full(8, FAST_8)])
 def test_pipelined_dot_engine_keeps_one_beat_per_cycle_back_to_back(lanes, depth):
     """Jobs of k = 1024 back to back, nothing stalling: one result every k / lanes cycles, i.e.
     a beat on every cycle (the partials are combined in the other bank while the next job

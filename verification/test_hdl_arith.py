@@ -105,7 +105,7 @@ def test_element_fields_and_specials_every_code(fmt):
 
 
 @pytest.mark.parametrize("fmt", [golden.E2M1, golden.E1M2, golden.E3M0, golden.E4M3, golden.E5M2, golden.UE4M3,
-                                 golden.ieee_format("bf16")], ids=lambda f: f.name)
+                                 full(golden.ieee_format("bf16"))], ids=lambda f: f.name)   # BF16's 65,536: verify-full
 def test_classify_every_code(fmt):
     """The one classifier (NaN, Inf, zero, subnormal) against golden's values, every code: a
     subnormal is finite, non-zero and below 2^emin (E3M0, without mantissa bits, has none). BF16

@@ -44,9 +44,14 @@ def simulate(dut, t: Traffic, stall: float, seed: int = 1) -> list:
 SIM_CONFIGS = [(w, layout, compressed) for w in (16, 32, 64, 128, 256, 512)
                for layout in ("linear", "diagonal") for compressed in (False, True)
                if not (w >= 256 and layout == "diagonal")]
+# make test: every word width once, both layouts and both stream kinds (8 of the 20); all in verify-full
+SIM_QUICK = {(16, "diagonal", True), (32, "linear", False), (32, "diagonal", False), (64, "linear", True),
+             (128, "linear", False), (128, "diagonal", True), (256, "linear", True), (512, "linear", False)}
+assert SIM_QUICK <= set(SIM_CONFIGS)
+SIM_TIERED = [c if c in SIM_QUICK else full(c) for c in SIM_CONFIGS]
 
 
-@pytest.mark.parametrize("config", SIM_CONFIGS, ids=lambda c: "-".join(str(v) for v in c))
+@pytest.mark.parametrize("config", SIM_TIERED, ids=lambda c: "-".join(str(v) for v in c))
 def test_loader_in_amaranth_simulator(config):
     word_bits, layout, compressed = config
     t = traffic(word_bits, layout, compressed, n_random=6 if word_bits <= 64 else 2)
