@@ -78,7 +78,7 @@ def run_bench(config, tmp_path, planted_fault=None, testcase=None, sim="verilato
 
 # Random jobs after the directed ones (every special, rejected and empty job, stalls from the
 # first beat) in make test; 60 in verify-full, where every configuration runs.
-QUICK_JOBS = 24
+QUICK_JOBS = 12
 # make test: MXFP4 at 8 lanes with the defaults (the fast preset, P = 4: several beats per block;
 # Icarus too). MXFP8 E4M3 at 32 unpipelined (one block per beat, 8-bit elements as nibble pairs,
 # NaN/Inf elements), NVFP4 (UE4M3 scales) and the 32-lane default run in the Amaranth simulator

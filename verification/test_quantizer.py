@@ -19,14 +19,14 @@ from verification.traffic.quantizer import (as_input, beats_of, golden_blocks, s
 from verification.tiers import full, icarus
 
 
-# Random blocks per run in make test: Verilator 60 and Icarus, whose own contribution is the 4-state
-# check (an X or Z on an output, valid or ready fails the bench), 40. The directed corner
+# Random blocks per run in make test: Verilator 30 and Icarus, whose own contribution is the 4-state
+# check (an X or Z on an output, valid or ready fails the bench), 20. The directed corner
 # blocks (NaN/Inf, E8M0 0x00 and 0xFF scales, FP32 subnormals, values near the FP32 maximum)
 # come first in every run and the stalls are random from the first beat, so the random blocks
 # after them add samples, not cases; the bench's time is the Python driving each cycle. Every
 # configuration runs 2,000 blocks on both simulators in make verify-full
 # (test_quantizer_stream_all_blocks).
-BLOCKS = {"verilator": 60, "icarus": 40}
+BLOCKS = {"verilator": 30, "icarus": 20}
 # make test: the 16-lane BF16 MXFP4 configuration on Verilator and Icarus (its model builds in a
 # third of the 8-lane FP32 one's time); NVFP4 (UE4M3 scales), FP16 inputs and stochastic rounding
 # run in the Amaranth simulator below (every input format, scale mode and rounding there). The
