@@ -595,22 +595,14 @@ class DotEngine(UnitParameters, wiring.Component):
         # last level is the result
         inputs = [banks[source]] + [Array(Signal(32, name=f"combine{level}_in{i}") for i in range(p >> level))
                                     for level in range(1, levels + 1)]
-        # Whether level l may take a job while level l + 1 still reads what level l writes: only
-        # if level l + 1's reads end before level l's first sum lands (L + 2 cycles after it
-        # takes the job). They take its P/2^(l+2) pairs plus the cycles granted to deeper levels
-        # meanwhile (level d, holding one of the d - l - 1 jobs ahead, at most P/2^(d+1) pairs
-        # each); otherwise level l waits until level l + 1 has read its inputs.
-        overlap = all(sum((d - l) * (p >> (d + 1)) for d in range(l + 1, levels)) <= stages + 1
-                      for l in range(levels))
-
-        def reading(level):
-            """Level ``level`` (``levels``: the publishing stage) reads its inputs."""
-            return publishing if level == levels else state[level] == ISSUE
-
+        # A level takes a job when idle. It cannot overwrite inputs the next level still reads:
+        # while a level issues, every shallower level waits at the adder (deepest first), so its
+        # sums land only after those reads. The publishing stage reads the last sum for as long
+        # as the result stalls, so the last level takes a job only while nothing waits there.
         ready = [Signal(name=f"combine{level}_ready") for level in range(levels + 1)]
         for level in range(levels):
-            gate = 1 if overlap and level + 1 < levels else ~reading(level + 1)
-            m.d.comb += ready[level].eq((state[level] == IDLE) & gate)
+            last_level = level + 1 == levels
+            m.d.comb += ready[level].eq((state[level] == IDLE) & (~publishing if last_level else 1))
         m.d.comb += ready[levels].eq(~publishing)
         offer = [Signal(name=f"combine{level}_offer") for level in range(levels + 1)]
         m.d.comb += offer[0].eq(drained | pending)
