@@ -35,7 +35,7 @@ from .layouts import float_layout
 from .loader import PackedLoader
 from .multiplier import Multiplier, mixed_product
 from .scale import STAGE_CUTS as SCALE_STAGE_CUTS, ScaleApply, block_sum_width, mixed_sum_width
-from .pipeline import UnitParameters, delayed
+from .pipeline import UnitParameters, delayed, skid_register
 
 COUNT_BITS = 24
 
@@ -115,10 +115,12 @@ def result_layout():
     return data.StructLayout({"value": float_layout(golden.FP32), "error": 1})
 
 
-# What a pipelined engine's queues add in front of a job's first result: the two-entry job queue
-# before the loaders and the lanes queues after them (SyncFIFOBuffered: the write, then its
-# output register; 2 cycles each).
-QUEUE_CYCLES = 4
+# What a pipelined engine's queues add in front of a job's first result (SyncFIFOBuffered: the
+# write, then its output register; 2 cycles each): the lanes queues after the loaders, and with
+# unregistered loaders (load_stages=0) the two-entry job queue before them (registered loaders
+# have a job queue each that adds nothing, :func:`operand_loaders`).
+LANES_QUEUE_CYCLES = 2
+JOB_QUEUE_CYCLES = 2
 
 # Jobs in flight between acceptance and result (loader queues, pipeline stages, the result
 # register) fit easily; a full queue only holds the next job back.
@@ -152,7 +154,9 @@ def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple, 
     """The front end of a dot engine: two :class:`PackedLoader` (``a`` and ``b`` words → element
     lanes) fed from one ``job`` stream (``k`` elements; each loader counts ``k × nibbles`` of its
     4-bit lanes). A job is latched once and handed to each loader when that loader takes it; a
-    new job may come in the cycle both take the pending one (no gap between jobs). Returns the
+    new job may come in the cycle both take the pending one (no gap between jobs). Registered
+    loaders (``stages`` > 0) have a two-entry job queue each instead, whose ``ready`` is a
+    register (:func:`hdl.pipeline.skid_register`). Returns the
     two loaders (``stages``: each loader's token and beat registers, :class:`PackedLoader`), whose
     ``lanes`` streams the engine consumes."""
     loaders = []
@@ -161,6 +165,22 @@ def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple, 
         m.submodules[f"loader_{name}"] = loader
         wiring.connect(m, wiring.flipped(words), loader.words)
         loaders.append(loader)
+    if stages:
+        # a registered front end: a two-entry job queue per loader (a skid buffer: the head in a
+        # register, ``ready`` a register), so that neither loader's job handshake waits for the
+        # other's and ``job.ready`` comes from registers (the shared handshake below joined both
+        # loaders' front ends in one path, the iCE40's longest); the same latency as below (a
+        # job reaches its loaders the cycle after it is taken); a loader may run one job ahead
+        heads = []
+        for name, n in zip("ab", nibbles):
+            entry = stream.Signature(unsigned(COUNT_BITS)).create(path=(f"job_{name}",))
+            m.d.comb += [entry.valid.eq(job.valid & job.ready), entry.payload.eq(job.payload.k)]
+            heads.append((entry, skid_register(m, entry, f"job_queue_{name}"), n))
+        m.d.comb += job.ready.eq(heads[0][0].ready & heads[1][0].ready)
+        for loader, (_, head, n) in zip(loaders, heads):
+            m.d.comb += [loader.job.valid.eq(head.valid), loader.job.payload.count.eq(head.payload * n),
+                         head.ready.eq(loader.job.ready)]
+        return loaders
     pending = Signal(2, name="job_pending")
     k = Signal(COUNT_BITS, name="job_k")
     m.d.comb += job.ready.eq((~pending[0] | loaders[0].job.ready) & (~pending[1] | loaders[1].job.ready))
@@ -353,7 +373,9 @@ class DotEngine(UnitParameters, wiring.Component):
     def job_delay(self) -> int:
         """Cycles a pipelined engine's job and lanes queues and the loaders' token registers add
         in front of a job's first result (0 unpipelined); they do not change the steady rate."""
-        return QUEUE_CYCLES + self._load_stages if self.pipelined else 0
+        if not self.pipelined:
+            return 0
+        return LANES_QUEUE_CYCLES + (self._load_stages or JOB_QUEUE_CYCLES)
 
     @property
     def latency(self) -> int:
@@ -382,7 +404,8 @@ class DotEngine(UnitParameters, wiring.Component):
     def elaborate(self, platform):
         m = Module()
         mixed = self._activation is not None
-        job, job_errors = checked_jobs(m, self.job, self._fmt.block, queued=self.pipelined)
+        job, job_errors = checked_jobs(m, self.job, self._fmt.block,
+                                      queued=self.pipelined and not self._load_stages)
         la, lb = operand_loaders(m, job, self.a_words, self.b_words, (self._word_bits, self._b_bits),
                                  (self._nibbles, 4 if mixed else self._nibbles), self._load_stages)
         free, publish = result_register(m, self.result)
@@ -519,8 +542,13 @@ class DotEngine(UnitParameters, wiring.Component):
             ("valid", 1), ("value", 32), ("job_end", 1), ("empty", 1))}
         late = {k: delayed(m, s2[k], stages, f"s2d_{k}", advance) for k in ("valid", "job_end", "empty")}
         with m.If(advance):
+            # ``ending`` (valid and job_end in one register): the accumulator's hold decision is
+            # then one gate from registers before its fanout (an iCE40 path)
             m.d.sync += [s3["valid"].eq(late["valid"]), s3["value"].eq(scale.result.as_value()),
                          s3["job_end"].eq(late["job_end"]), s3["empty"].eq(late["empty"])]
+            if self.pipelined:
+                s3["ending"] = Signal(name="s3_ending")
+                m.d.sync += s3["ending"].eq(late["valid"] & late["job_end"])
         return s3
 
     def _interleaved(self, m, s3, advance, free, job_errors, publish) -> None:
@@ -556,8 +584,7 @@ class DotEngine(UnitParameters, wiring.Component):
         with m.If(landed):
             m.d.sync += banks[landed_bank][landed_index].eq(total)
 
-        ending = s3["valid"] & s3["job_end"]
-        m.d.comb += advance.eq(~(ending & busy[~bank]))
+        m.d.comb += advance.eq(~(s3["ending"] & busy[~bank]))
         start = Signal(name="combine_start")
         with m.If(advance & s3["valid"]):
             with m.If(~s3["empty"]):

@@ -74,33 +74,44 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
     if fast:
         # the exponent difference both ways, each clamped, beside the compare; the compare then
         # only selects (the iCE40's path was compare, select, then the clamp's carry chain)
-        e_a, e_b = fields(a)[1], fields(b)[1]
+        # The exponent fields are subtracted as they are (the carry chain starts at the
+        # registers, not after a zero test): the effective exponent of a field 0 is 1, which
+        # only matters when the smaller operand alone is subnormal (x - 1; both subnormal: 0).
+        e_a, e_b = a[23:31], b[23:31]
         clamped = []
         for which, (x, y) in enumerate(((e_a, e_b), (e_b, e_a))):
             difference = Signal(8, name=f"{name}_distance{which}")
-            m.d.comb += difference.eq(x - y)
-            clamped.append(Mux(difference > 24 + EXTRA, 24 + EXTRA, difference))
+            m.d.comb += difference.eq(Mux((y == 0) & (x != 0), x - 1, x - y))
+            # the clamp's test as gates (at_least), not a second carry chain after the first
+            clamped.append(Mux(at_least(difference, Const(24 + EXTRA + 1, 8)), 24 + EXTRA, difference))
         m.d.comb += shift.eq(Mux(a_bigger, clamped[0], clamped[1]))
     else:
         distance = Signal(8, name=f"{name}_distance")
         m.d.comb += distance.eq(e_big - e_small)
         m.d.comb += shift.eq(Mux(distance > 24 + EXTRA, 24 + EXTRA, distance))
-    lsb = Signal(signed(10), name=f"{name}_lsb")
-    if fast:                     # likewise the LSB exponent: both ways, then selected
-        m.d.comb += lsb.eq(Mux(a_bigger, fields(a)[1] - 150 - EXTRA, fields(b)[1] - 150 - EXTRA))
-    else:
-        m.d.comb += lsb.eq(e_big - 150 - EXTRA)
+    # the larger operand's exponent crosses the swap cut, and its LSB exponent is computed after
+    # it (beside the align shifter): a carry chain after the compare's select was the iCE40's path
+    exponent_big = Signal(8, name=f"{name}_exponent_big")
+    m.d.comb += exponent_big.eq(Mux(a_bigger, fields(a)[1], fields(b)[1]) if fast else e_big)
     subtract = a[31] ^ b[31] if fast else big[31] ^ small[31]
 
     # Specials are decided from the operands and carried to the end: NaN in, or Inf - Inf, is
     # the canonical NaN; an Inf otherwise is the result with its sign (the larger operand's).
+    # The classes are carried across the swap cut and combined after it: the classifier's wide
+    # ANDs (exponent all ones, mantissa zero) and the NaN/Inf decision in one segment with the
+    # registered operands were the iCE40's longest path (eight LUTs).
     class_a, class_b = classify(a, fp32), classify(b, fp32)
-    nan = class_a.nan | class_b.nan | (class_a.inf & class_b.inf & (a[31] != b[31]))
-    special = Signal(2, name=f"{name}_special")               # 0 finite, 1 NaN, 2 Inf
-    m.d.comb += special.eq(Mux(nan, 1, Mux(class_a.inf | class_b.inf, 2, 0)))
-    carried = [cuts.carry(v) for v in (special, big[31], a[31] & b[31])]
+    classes = cuts.carry(Cat(class_a.nan, class_a.inf, class_b.nan, class_b.inf, a[31] ^ b[31]))
+    carried = [cuts.carry(v) for v in (big[31], a[31] & b[31])]
 
-    sig_big, sig_small, shift, lsb, subtract = cuts.cut("swap", sig_big, sig_small, shift, lsb, subtract)
+    sig_big, sig_small, shift, exponent_big, subtract = cuts.cut("swap", sig_big, sig_small, shift, exponent_big,
+                                                                 subtract)
+    lsb = Signal(signed(10), name=f"{name}_lsb")
+    m.d.comb += lsb.eq(exponent_big - 150 - EXTRA)
+    nan_a, inf_a, nan_b, inf_b, signs_differ = cuts.release(classes)
+    special = Signal(2, name=f"{name}_special")               # 0 finite, 1 NaN, 2 Inf
+    m.d.comb += special.eq(Mux(nan_a | nan_b | (inf_a & inf_b & signs_differ), 1, Mux(inf_a | inf_b, 2, 0)))
+    carried.insert(0, cuts.carry(special))
     extended = Cat(Const(0, EXTRA), sig_small)                # 27 bits
     aligned = Signal(24 + EXTRA, name=f"{name}_aligned")
     m.d.comb += aligned.eq(extended >> shift)

@@ -1,5 +1,6 @@
 """Pipelining shared by the units: output register stages (the ``stages`` parameter of the
-combinational units) and explicit cut points inside a datapath (:class:`Cuts`).
+combinational units), explicit cut points inside a datapath (:class:`Cuts`), and registers on a
+stream (:func:`stream_register`, and :func:`skid_register`, which also cuts the ready path).
 
 ``stages=N`` puts N register stages after the combinational path; the latency is N cycles and
 Yosys/abc may retime across them. ``stages=0`` is purely combinational (no clock).
@@ -50,6 +51,29 @@ def stream_register(m, source, name: str):
     return out
 
 
+def skid_register(m, source, name: str):
+    """``source`` (a stream) behind a skid buffer: like :func:`stream_register` (latency 1, one
+    transfer per cycle, ``valid`` and payload from registers), but ``source.ready`` is a register
+    too (no second entry held), so the reader's ``ready`` stops here instead of running on
+    into the writer's logic. A transfer that arrives while the output stalls waits in the skid
+    entry and moves to the output when it is read. The cost: ``2 × len(payload) + 2``
+    flip-flops."""
+    shape = source.payload.shape()
+    out = stream.Signature(shape).create(path=(name,))
+    raw = Value.cast(source.payload)
+    skid_valid = Signal(name=f"{name}_skid_valid")
+    skid = Signal(len(raw), name=f"{name}_skid")
+    m.d.comb += source.ready.eq(~skid_valid)
+    with m.If(~out.valid | out.ready):
+        with m.If(skid_valid):
+            m.d.sync += [out.valid.eq(1), Value.cast(out.payload).eq(skid), skid_valid.eq(0)]
+        with m.Else():
+            m.d.sync += [out.valid.eq(source.valid), Value.cast(out.payload).eq(raw)]
+    with m.Elif(source.valid & ~skid_valid):
+        m.d.sync += [skid.eq(raw), skid_valid.eq(1)]
+    return out
+
+
 class Cuts:
     """Register stages at chosen cut points of a datapath.
 
@@ -85,7 +109,16 @@ class Cuts:
 
     def get(self, handle: int):
         """The carried value as delayed by the cuts passed since it was carried."""
+        if self._carried[handle] is None:
+            raise ValueError(f"carried value {handle} was released")
         return self._carried[handle]
+
+    def release(self, handle: int):
+        """The carried value as :meth:`get` gives it, carried no further (no registers at the
+        cuts after this one: a value used to compute a later one, which is carried instead)."""
+        value = self.get(handle)
+        self._carried[handle] = None
+        return value
 
     def _register(self, value, label):
         value = Value.cast(value)
@@ -109,7 +142,8 @@ class Cuts:
         if point in self._chosen:
             self.latency += 1
             values = tuple(self._register(v, f"{point}{i}") for i, v in enumerate(values))
-            self._carried = [self._register(v, f"{point}_carried{i}") for i, v in enumerate(self._carried)]
+            self._carried = [None if v is None else self._register(v, f"{point}_carried{i}")
+                             for i, v in enumerate(self._carried)]
         return values[0] if len(values) == 1 else values
 
 

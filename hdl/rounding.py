@@ -96,8 +96,11 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         # the subnormal branch's shift, clamped, from the LSB exponent alone (beside the count)
         floor_shift = Signal(range(limit + 1), name=f"{name}_floor_shift")
         below_mbits = Signal(exponent, name=f"{name}_floor_less_m")
-        m.d.comb += [below_mbits.eq(floor - mbits),
-                     floor_shift.eq(Mux(below_mbits > limit, limit, Mux(below_mbits < 0, 0, below_mbits)))]
+        # floor - mbits from the LSB exponent in one subtraction beside floor's (not after it),
+        # and the upper clamp's test as gates, not a third carry chain (an iCE40 path)
+        too_far = ~below_mbits[-1] & at_least(below_mbits.as_unsigned()[:-1], Const(limit + 1))
+        m.d.comb += [below_mbits.eq(emin + pad - mbits - Value.cast(lsb_exponent)),
+                     floor_shift.eq(Mux(too_far, limit, Mux(below_mbits < 0, 0, below_mbits)))]
     if cuts is not None and cuts.has("count"):            # a register after the count itself
         if isinstance(floor, Const):
             magnitude, lz = cuts.cut("count", magnitude, lz)
@@ -184,12 +187,28 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     if cuts is not None and cuts.chosen("increment"):
         # A register before the increment, with what it needs precomputed: ones[i] = base[:i]
         # all ones (the carry into bit i when up), and the overflow test's two comparisons; the
-        # last segment is then one AND and one XOR per bit.
-        ones = Signal(len(base) + 1, name=f"{name}_ones_below")
-        m.d.comb += ones.eq(increment(base, 1) ^ Cat(base, 0))     # bit i set: a carry into bit i
+        # last segment is then one AND and one XOR per bit. All of it from the registers before
+        # the exponent add (base's upper part is field + h), not after it (the iCE40's path was
+        # that add, then the prefix ANDs): the low bits of
+        # field + h are all ones exactly when those of field are (h = 0), or when field's bit 0
+        # is clear and the rest above it are ones (h = 1); the comparisons with the largest
+        # code split the same way into comparisons of field with constants.
+        low, field, h = kept[:mbits], exponent_code[mbits:], kept[mbits]
+        ones = Signal(len(base) + 1, name=f"{name}_ones_below")   # bit i set: a carry into bit i
+        low_ones = increment(low, 1) ^ Cat(low, 0) if mbits else Const(1, 1)   # AND(low[:i]), i <= mbits
+        field_ones = increment(field, 1) ^ Cat(field, 0)                        # AND(field[:j])
+        odd_ones = Cat(Const(1, 1), (~field[0]).replicate(len(field)) & (increment(field[1:], 1) ^ Cat(field[1:], 0)))
+        high_ones = Mux(h, odd_ones, field_ones)                                 # AND((field + h)[:j])
+        # bits mbits + 1 .. mbits + F of ones; the top one (field + h all ones) cannot be set
+        m.d.comb += ones.eq(Cat(low_ones, low_ones[-1].replicate(len(field)) & high_ones[1:], Const(0, 1)))
+        max_low, max_high = max_code & ((1 << mbits) - 1), max_code >> mbits
+        high_above = Mux(h, at_least(field, Const(max_high)), at_least(field, Const(max_high + 1)))
+        high_equal = Mux(h, field == max_high - 1 if max_high else Const(0, 1), field == max_high)
+        low_above = at_least(low, Const(max_low + 1)) if max_low + 1 < 1 << mbits else Const(0, 1)
         above_max = Signal(name=f"{name}_above_max")
         at_max = Signal(name=f"{name}_at_max")
-        m.d.comb += [above_max.eq(~at_least(Const(max_code, len(base)), base)), at_max.eq(base == max_code)]
+        m.d.comb += [above_max.eq(high_above | (high_equal & low_above)),
+                     at_max.eq(high_equal & (low == max_low))]
         base, up, zero, ones, above_max, at_max = cuts.cut("increment", base, up, zero, ones, above_max, at_max)
         m.d.comb += code.eq(Cat(base, 0) ^ (ones & up.replicate(len(ones))))
         overflow = above_max | (at_max & up)

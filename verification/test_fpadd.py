@@ -12,8 +12,9 @@ from verification.tiers import full, icarus
 
 
 def adder_vectors(n=400_000, seed=0):
-    """Random FP32 pairs, pairs that cancel, pairs a few exponents apart, and every pair of the
-    special values (±0, ±Inf, NaN, ±min/max normal and subnormal)."""
+    """Random FP32 pairs, pairs that cancel, pairs a few exponents apart, every pair of the
+    special values (±0, ±Inf, NaN, ±min/max normal and subnormal), and pairs whose rounding
+    carries into each exponent (both operand orders)."""
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
     b = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
@@ -24,8 +25,14 @@ def adder_vectors(n=400_000, seed=0):
     special = np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 1, 0x80000001,
                         0x007FFFFF, 0x807FFFFF, 0x00800000, 0x80800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x3F800000,
                         0xBF800000], dtype=np.uint32)
-    a = np.concatenate([a, np.repeat(special, special.size)])
-    b = np.concatenate([b, np.tile(special, special.size)])
+    # rounding carries out of the significand into every exponent (an all-ones significand plus
+    # a little over half its ULP): random pairs almost never reach them; a rounder that carried
+    # into only the exponent's low bits passed every sample without these
+    e = np.arange(25, 254, dtype=np.uint32)
+    carry_a = (e << 23) | 0x7FFFFF
+    carry_b = ((e - 24) << 23) | 1
+    a = np.concatenate([a, np.repeat(special, special.size), carry_a, carry_b])
+    b = np.concatenate([b, np.tile(special, special.size), carry_b, carry_a])
     with np.errstate(all="ignore"):
         s = (a.view(np.float32) + b.view(np.float32)).astype(np.float32)
     want = np.where(np.isnan(s), np.uint32(0x7FC00000), s.view(np.uint32))

@@ -1,8 +1,9 @@
 """hdl/pipeline.py on its own, in the Amaranth simulator: ``Cuts`` (chosen points are registers,
 the others wires; one value comes back as a value, several as a tuple; carried values keep step;
 ``latency`` counts the chosen points; points out of order are refused), ``delayed`` with an
-enable (it holds while the enable is low) and ``stream_register`` (one transfer per cycle, nothing
-lost or doubled under stalls). The mutation run found these reached only through the units."""
+enable (it holds while the enable is low), ``stream_register`` and ``skid_register`` (one transfer
+per cycle, nothing lost or doubled under stalls on either side; the skid buffer's ``ready`` does
+not follow the reader's in the same cycle). The mutation run found these reached only through the units."""
 
 import random
 
@@ -11,7 +12,7 @@ from amaranth.hdl import Elaboratable, Module, Signal, unsigned
 from amaranth.lib import stream
 from amaranth.sim import Simulator
 
-from hdl.pipeline import Cuts, delayed, stream_register
+from hdl.pipeline import Cuts, delayed, skid_register, stream_register
 
 
 def simulate(dut, bench):
@@ -73,6 +74,18 @@ def test_cuts_refuse_points_out_of_order_and_unknown_ones():
         Cuts(m, ("a",), ("q",))
 
 
+def test_a_released_value_is_carried_no_further():
+    m = Module()
+    cuts = Cuts(m, ("a", "b"), ("a", "b"))
+    kept, dropped = cuts.carry(Signal(4)), cuts.carry(Signal(4))
+    cuts.cut("a")
+    once = cuts.release(dropped)
+    cuts.cut("b")
+    assert once.name == "cut_a_carried1" and cuts.get(kept).name == "cut_b_carried0"
+    with pytest.raises(ValueError, match="released"):
+        cuts.get(dropped)
+
+
 class Delay(Elaboratable):
     def __init__(self):
         self.x, self.enable, self.y = Signal(8), Signal(), Signal(8)
@@ -100,37 +113,47 @@ def test_delayed_with_an_enable_holds_while_it_is_low():
 
 
 class Register(Elaboratable):
-    def __init__(self):
+    def __init__(self, kind=stream_register):
         self.i = stream.Signature(unsigned(8)).create(path=("i",))
         self._m = Module()
-        self.o = stream_register(self._m, self.i, "r")
+        self.o = kind(self._m, self.i, "r")
 
     def elaborate(self, platform):
         return self._m
 
 
-@pytest.mark.parametrize("stall", [0.0, 0.4])
-def test_stream_register_passes_one_transfer_per_cycle_and_loses_nothing(stall):
-    dut = Register()
+@pytest.mark.parametrize("kind", [stream_register, skid_register], ids=["register", "skid"])
+@pytest.mark.parametrize("stall, gaps", [(0.0, 0.0), (0.4, 0.0), (0.4, 0.3)])
+def test_stream_register_passes_one_transfer_per_cycle_and_loses_nothing(kind, stall, gaps):
+    dut = Register(kind)
     items, got, rng = list(range(1, 60)), [], random.Random(3)
     taken = []
+    ready_followed_reader = []
 
     async def bench(ctx):
         pending = list(items)
-        for cycle in range(400):
-            ctx.set(dut.i.valid, 1 if pending else 0)
+        for cycle in range(600):
+            offer = bool(pending) and rng.random() >= gaps
+            ctx.set(dut.i.valid, 1 if offer else 0)
             if pending:
                 ctx.set(dut.i.payload, pending[0])
+            ctx.set(dut.o.ready, 0)
+            held = ctx.get(dut.i.ready)
             ready = rng.random() >= stall
             ctx.set(dut.o.ready, ready)
+            ready_followed_reader.append(held != ctx.get(dut.i.ready))
             if ctx.get(dut.o.valid) and ready:
                 got.append(ctx.get(dut.o.payload))
                 taken.append(cycle)
-            moved = pending and ctx.get(dut.i.ready)
+            moved = offer and ctx.get(dut.i.ready)
             await ctx.tick()
             if moved:
                 pending.pop(0)
     simulate(dut, bench)
     assert got == items
-    if stall == 0:                                         # no bubble: one transfer every cycle
+    if stall == 0 and gaps == 0:                           # no bubble: one transfer every cycle
         assert taken == list(range(taken[0], taken[0] + len(items)))
+    if kind is skid_register:                              # its ready is a register
+        assert not any(ready_followed_reader)
+    elif stall:
+        assert any(ready_followed_reader)
