@@ -66,6 +66,18 @@ def increment(value: Value, bit: Value) -> Value:
     return Cat(*(value[i] ^ carry[i] for i in range(n)), carry[n])
 
 
+def prefix_ands(value: Value) -> Value:
+    """``n`` bits for an ``n``-bit ``value``: bit ``j`` is the AND of ``value[:j + 1]`` (a
+    Kogge-Stone scan, log2 levels)."""
+    value = Value.cast(value)
+    scan = [value[i] for i in range(len(value))]
+    span = 1
+    while span < len(scan):
+        scan = [scan[i] if i < span else scan[i] & scan[i - span] for i in range(len(scan))]
+        span *= 2
+    return Cat(*scan)
+
+
 def at_least(a: Value, b: Value) -> Value:
     """``a >= b`` for unsigned values, as a log-depth tree of (greater, equal) pairs from the
     top bits down instead of a subtraction's borrow chain."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 
 from golden.params import check_choice
-from .arith import at_least, increment, leading_zeros
+from .arith import at_least, leading_zeros, prefix_ands
 
 ROUNDINGS = ("rne", "rtz", "stochastic")
 
@@ -195,12 +195,15 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         # code split the same way into comparisons of field with constants.
         low, field, h = kept[:mbits], exponent_code[mbits:], kept[mbits]
         ones = Signal(len(base) + 1, name=f"{name}_ones_below")   # bit i set: a carry into bit i
-        low_ones = increment(low, 1) ^ Cat(low, 0) if mbits else Const(1, 1)   # AND(low[:i]), i <= mbits
-        field_ones = increment(field, 1) ^ Cat(field, 0)                        # AND(field[:j])
-        odd_ones = Cat(Const(1, 1), (~field[0]).replicate(len(field)) & (increment(field[1:], 1) ^ Cat(field[1:], 0)))
-        high_ones = Mux(h, odd_ones, field_ones)                                 # AND((field + h)[:j])
-        # bits mbits + 1 .. mbits + F of ones; the top one (field + h all ones) cannot be set
-        m.d.comb += ones.eq(Cat(low_ones, low_ones[-1].replicate(len(field)) & high_ones[1:], Const(0, 1)))
+        all_low = Signal(name=f"{name}_low_ones")                 # AND(low)
+        high_ones = Signal(len(field), name=f"{name}_high_ones")  # bit j - 1: AND((field + h)[:j])
+        low_ands = prefix_ands(low) if mbits else Const(1, 1)     # bit i - 1: AND(low[:i])
+        odd = ~field[0]
+        odd_ands = Cat(odd, odd.replicate(len(field) - 1) & prefix_ands(field[1:])) if len(field) > 1 else odd
+        m.d.comb += [all_low.eq(low_ands[-1]), high_ones.eq(Mux(h, odd_ands, prefix_ands(field)))]
+        # the top bit (field + h all ones) cannot be set
+        m.d.comb += ones.eq(Cat(Const(1, 1), low_ands if mbits else Const(0, 0),
+                                all_low.replicate(len(field)) & high_ones, Const(0, 1)))
         max_low, max_high = max_code & ((1 << mbits) - 1), max_code >> mbits
         high_above = Mux(h, at_least(field, Const(max_high)), at_least(field, Const(max_high + 1)))
         high_equal = Mux(h, field == max_high - 1 if max_high else Const(0, 1), field == max_high)
