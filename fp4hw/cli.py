@@ -98,7 +98,8 @@ def _add_unit_options(p):
     p.add_argument("--scale-stages", dest="scale_stages", type=int, help="dot: ScaleApply register stages (0..6)")
     p.add_argument("--add-stages", dest="add_stages", type=int, help="dot: FP32 accumulator adder stages (0..10)")
     p.add_argument("--load-stages", dest="load_stages", type=int,
-                   help="dot: the loaders' token register (1) and beat register (2) around the aligner (0..2)")
+                   help="dot: the loaders' token register (1), beat register (2) around the aligner, "
+                        "the token register a skid buffer (3) (0..3)")
     p.add_argument("--name", help="top module name (default: the unit name)")
 
 

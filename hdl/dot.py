@@ -198,7 +198,7 @@ def operand_loaders(m, job, a_words, b_words, word_bits: tuple, nibbles: tuple, 
 # accumulator adder as deep as keeps jobs of k = 1024 back to back (:func:`fast_add_stages`).
 # "unpipelined": the four-stage engine of earlier releases (latency 4, one partial sum).
 PRESETS = {
-    "fast": {"mul_stages": 1, "tree_every": 2, "scale_stages": 6, "load_stages": 2},
+    "fast": {"mul_stages": 1, "tree_every": 2, "scale_stages": 6},
     "unpipelined": {"mul_stages": 0, "tree_every": 0, "scale_stages": 0, "load_stages": 0, "add_stages": 0},
 }
 
@@ -232,6 +232,14 @@ def fast_add_stages(lanes: int, block: int) -> int:
     return max(s for s in range(ADD_MAX_STAGES + 1) if combine_cycles(s, fewest_partials(s, beats)) < job)
 
 
+def fast_load_stages(lanes: int) -> int:
+    """The fast preset's loader stages: 3 (the token register a skid buffer) at 8 lanes, whose
+    engine fits an iCE40 HX8K and reaches 100 MHz there only with the loaders' ready path cut
+    (2 × 69 flip-flops, about 5 % of its SG13G2 area); 2 from 16 lanes, whose wider token would
+    cost twice as much for an engine too big for the HX8K."""
+    return 3 if lanes <= 8 else 2
+
+
 def engine_depth(fmt="mxfp4", lanes: int | None = None, *, preset: str = "fast", partials: int | None = None,
                  **depths) -> dict:
     """What ``DotEngine(fmt, lanes, preset=…, partials=…, **depths)`` resolves its depth to,
@@ -248,13 +256,14 @@ def engine_depth(fmt="mxfp4", lanes: int | None = None, *, preset: str = "fast",
     beats = block // lanes
     depth = dict(PRESETS[preset])
     depth.setdefault("add_stages", fast_add_stages(lanes, block))
+    depth.setdefault("load_stages", fast_load_stages(lanes))
     depth.update({k: v for k, v in depths.items() if v is not None})
     resolved = {"lanes": lanes,
                 "mul_stages": check_int("mul_stages", depth["mul_stages"], 0, 3),
                 "tree_every": check_int("tree_every", depth["tree_every"], 0, 16),
                 "scale_stages": check_int("scale_stages", depth["scale_stages"], 0, max(SCALE_STAGE_CUTS)),
                 "add_stages": check_int("add_stages", depth["add_stages"], 0, ADD_MAX_STAGES),
-                "load_stages": check_int("load_stages", depth["load_stages"], 0, 2)}
+                "load_stages": check_int("load_stages", depth["load_stages"], 0, 3)}
     add = resolved["add_stages"]
     resolved["partials"] = check_partials(fewest_partials(add, beats) if partials is None else partials)
     if resolved["partials"] * beats < add + 1:
@@ -284,9 +293,10 @@ class DotEngine(UnitParameters, wiring.Component):
         FP8 product); ``tree_every`` (0..16): a register after every k-th level of the lanes'
         adder tree; ``scale_stages`` (0..6): ScaleApply's cut stages. These registers hold with
         the rest of the engine (the result register's back-pressure).
-      - ``load_stages`` (0..2): the loaders' token register between their word front ends and
-        aligners, and with 2 their beat register after the aligners (:class:`PackedLoader`
-        ``stages``).
+      - ``load_stages`` (0..3): the loaders' token register between their word front ends and
+        aligners, with 2 their beat register after the aligners, with 3 the token register a
+        skid buffer (:class:`PackedLoader` ``stages``; the fast preset: 3 at 8 lanes, 2 above,
+        :func:`fast_load_stages`).
       - ``add_stages`` (0..10): cut stages of the FP32 accumulator adder, behind ``partials`` =
         P interleaved partial sums (DESIGN §3.5) in two banks, with a combine unit of its own
         (see :meth:`_interleaved`). P × (block / lanes) must exceed ``add_stages``.
@@ -375,7 +385,7 @@ class DotEngine(UnitParameters, wiring.Component):
         in front of a job's first result (0 unpipelined); they do not change the steady rate."""
         if not self.pipelined:
             return 0
-        return LANES_QUEUE_CYCLES + (self._load_stages or JOB_QUEUE_CYCLES)
+        return LANES_QUEUE_CYCLES + (min(self._load_stages, 2) or JOB_QUEUE_CYCLES)
 
     @property
     def latency(self) -> int:

@@ -11,7 +11,7 @@ Inf − Inf, gives the canonical NaN 0x7FC00000; an exact zero sum is +0 unless 
 −0; overflow rounds to ±Inf.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -51,11 +51,17 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
     cuts = cuts if cuts is not None else Cuts(m, CUT_POINTS, (), name=name)
     a, b = cuts.cut("operands", a, b)                         # operands registered as read (6 stages)
     mag_a, mag_b = a[:31], b[:31]
-    # registered operands (a pipelined adder): a log-depth compare, not a borrow chain
+    # Registered operands (a pipelined adder) swap by the exponent fields alone, an 8-bit
+    # compare beside the exponent differences (the 31-bit magnitude compare before the swap was
+    # the iCE40's longest path); when the exponents align (no shift) and the smaller significand
+    # came first, the subtraction runs the other way round (``flip``, decided beside the align
+    # shifter) and the result takes the other operand's sign.
     fast = cuts.chosen("operands")
     if fast:
-        a_bigger = Signal(name=f"{name}_a_bigger")
-        m.d.comb += a_bigger.eq(at_least(mag_a, mag_b))
+        # e_a >= e_b: the sign of e_a - e_b, whose carry chain the shift below shares
+        exponent_difference = Signal(signed(9), name=f"{name}_exponent_difference")
+        a_bigger = Signal(name=f"{name}_a_first")
+        m.d.comb += [exponent_difference.eq(a[23:31] - b[23:31]), a_bigger.eq(~exponent_difference[8])]
     else:
         a_bigger = mag_a >= mag_b
     big = Signal(32, name=f"{name}_big")
@@ -81,7 +87,7 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
         clamped = []
         for which, (x, y) in enumerate(((e_a, e_b), (e_b, e_a))):
             difference = Signal(8, name=f"{name}_distance{which}")
-            m.d.comb += difference.eq(Mux((y == 0) & (x != 0), x - 1, x - y))
+            m.d.comb += difference.eq(Mux((y == 0) & (x != 0), x - 1, exponent_difference[:8] if which == 0 else x - y))
             # the clamp's test as gates (at_least), not a second carry chain after the first
             clamped.append(Mux(at_least(difference, Const(24 + EXTRA + 1, 8)), 24 + EXTRA, difference))
         m.d.comb += shift.eq(Mux(a_bigger, clamped[0], clamped[1]))
@@ -112,6 +118,10 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
     special = Signal(2, name=f"{name}_special")               # 0 finite, 1 NaN, 2 Inf
     m.d.comb += special.eq(Mux(nan_a | nan_b | (inf_a & inf_b & signs_differ), 1, Mux(inf_a | inf_b, 2, 0)))
     carried.insert(0, cuts.carry(special))
+    if fast:
+        flip = Signal(name=f"{name}_flip")
+        m.d.comb += flip.eq(subtract & (shift == 0) & ~at_least(sig_big, sig_small))
+        flipped = cuts.carry(flip)
     extended = Cat(Const(0, EXTRA), sig_small)                # 27 bits
     aligned = Signal(24 + EXTRA, name=f"{name}_aligned")
     m.d.comb += aligned.eq(extended >> shift)
@@ -121,10 +131,15 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
     m.d.comb += addend.eq(aligned | lost)                     # sticky into the lowest bit
     sig_big, addend, lsb, subtract = cuts.cut("align", sig_big, addend, lsb, subtract)
     total = Signal(25 + EXTRA, name=f"{name}_total")
+    x, addend = Cat(Const(0, EXTRA), sig_big), Value.cast(addend)
+    if fast:                                                  # the flipped subtraction: addend - big
+        first = Signal(24 + EXTRA, name=f"{name}_first")
+        second = Signal(24 + EXTRA, name=f"{name}_second")
+        m.d.comb += [first.eq(Mux(cuts.get(flipped), addend, x)), second.eq(Mux(cuts.get(flipped), x, addend))]
+        x, addend = first, second
     if cuts.chosen("carry"):
-        # the add in two halves around a register: big - addend = big + ~addend + 1 (its carry
+        # the add in two halves around a register: x - addend = x + ~addend + 1 (its carry
         # out dropped, the difference being non-negative)
-        x = Cat(Const(0, EXTRA), sig_big)
         y = Signal(24 + EXTRA, name=f"{name}_operand")         # one wire: both halves read it
         m.d.comb += y.eq(Mux(subtract, ~addend, addend))
         half = (24 + EXTRA) // 2
@@ -136,13 +151,14 @@ def fp32_add(m, a, b, name: str = "add", cuts: Cuts | None = None):
                      total.eq(Cat(low[:half], high[:-1], high[-1] & ~subtract))]
     else:
         cuts.cut("carry")
-        m.d.comb += total.eq(Mux(subtract, Cat(Const(0, EXTRA), sig_big) - addend,
-                                 Cat(Const(0, EXTRA), sig_big) + addend))
+        m.d.comb += total.eq(Mux(subtract, x - addend, x + addend))
     total, lsb = cuts.cut("add", total, lsb)
     carried.append(cuts.carry(total == 0))
     code = round_to_float(m, total, lsb, fp32, "rne", name, cuts=cuts)
 
     special, sign, both_negative, zero = (cuts.get(h) for h in carried)
+    if fast:
+        sign = sign ^ cuts.get(flipped)
     result = Signal(32, name=f"{name}_result")
     with m.If(special == 1):
         m.d.comb += result.eq(FP32_NAN)

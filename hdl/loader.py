@@ -32,7 +32,8 @@ a start inside a word adds one word (w0 alone makes no beat) and, when the last 
 the last word, one flush cycle; zero-word decompression adds one cycle (its input buffer);
 ``stages=1`` adds one cycle (the token register) and makes the lanes combinational from it
 instead of from the words; ``stages=2`` adds another (the beat register): the lanes leave a
-register.
+register; ``stages=3`` is ``stages=2`` with a skid buffer as the token register (its ``ready``
+a register too, so the reader's ``ready`` stops there), no more latency.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -45,7 +46,7 @@ from golden.packing import LAYOUTS, check_word_bits
 
 from .decoder import Decoder, check_format
 from .layouts import float_layout, lanes_of
-from .pipeline import stream_register
+from .pipeline import skid_register, stream_register
 from .zero_words import WordFrontEnd, job_layout, token_layout
 
 SCALE_FORMATS = {"e8m0": 8, "ue4m3": 7}
@@ -236,9 +237,10 @@ class PackedLoader(wiring.Component):
     ``scales`` (None, ``"e8m0"`` or ``"ue4m3"``: an MX scale side stream, linear layout) with
     ``block`` (16 or 32 elements per scale), ``decode`` (None or fp16/bf16/fp32: lanes leave as
     ``hdl.Decoder`` values of element format ``fmt``), ``count_bits`` (job size field),
-    ``stages`` (0..2: a register between the word front end and the aligner, and with 2 one
+    ``stages`` (0..3: a register between the word front end and the aligner, and with 2 one
     after the aligner, for a clocked reader such as the pipelined dot engine; each adds one
-    cycle of latency, none of throughput).
+    cycle of latency, none of throughput; 3 is 2 with the first register a skid buffer, whose
+    ``ready`` is a register too: no more latency, twice the token register's flip-flops).
 
     Ports:
       - ``job``: In stream of ``job_layout``: ``count`` elements (diagonal: a multiple of L*L,
@@ -261,7 +263,7 @@ class PackedLoader(wiring.Component):
                  scales: str | None = None, block: int = 32, decode: str | None = None, fmt="e2m1",
                  count_bits: int = 24, stages: int = 0):
         self._word_bits = check_word_bits(word_bits)
-        self._stages = check_int("stages", stages, 0, 2)
+        self._stages = check_int("stages", stages, 0, 3)
         self._lanes = word_bits // 4
         self._layout = check_choice("layout", layout, tuple(LAYOUTS))
         self._compressed = check_bool("compressed", compressed)
@@ -331,8 +333,8 @@ class PackedLoader(wiring.Component):
     @property
     def stages(self):
         """Register stages inside the loader (0: lanes combinational from the words; 1: a
-        register between the word front end and the aligner; 2: and one after the aligner),
-        each one more cycle of latency."""
+        register between the word front end and the aligner; 2: and one after the aligner,
+        each one more cycle of latency; 3: 2 with the first a skid buffer, no more latency)."""
         return self._stages
 
     def elaborate(self, platform):
@@ -342,12 +344,20 @@ class PackedLoader(wiring.Component):
                                                   sliced=self._stages > 0)
         wiring.connect(m, wiring.flipped(self.job), front.job)
         wiring.connect(m, wiring.flipped(self.words), front.words)
-        if self._stages:                    # cut the front end's registers from the aligner's logic
-            tokens = stream_register(m, front.tokens, "token_register")
-            m.d.comb += [aligner.tokens.valid.eq(tokens.valid), aligner.tokens.payload.eq(tokens.payload),
-                         tokens.ready.eq(aligner.tokens.ready)]
-            with m.If(front.tokens.ready):  # loaded with the token register
-                m.d.sync += aligner.count_hint.eq(_Aligner.count_hint_of(front.tokens.payload.job.count, self._lanes))
+        if self._stages:
+            # cut the front end's registers from the aligner's logic; with stages=3 both ways: a
+            # skid buffer, whose ready is a register, so the aligner's ready (and the reader's
+            # before it) does not run on into the front end and its job handshake (the 8-lane
+            # dot engine's iCE40 path with a plain register); the job's count hint travels with
+            # its token
+            hinted = stream.Signature(data.StructLayout({
+                "token": front.tokens.payload.shape(), "hint": 2})).create(path=("hinted_token",))
+            m.d.comb += [hinted.valid.eq(front.tokens.valid), front.tokens.ready.eq(hinted.ready),
+                         hinted.payload.token.eq(front.tokens.payload),
+                         hinted.payload.hint.eq(_Aligner.count_hint_of(front.tokens.payload.job.count, self._lanes))]
+            tokens = (skid_register if self._stages == 3 else stream_register)(m, hinted, "token_register")
+            m.d.comb += [aligner.tokens.valid.eq(tokens.valid), aligner.tokens.payload.eq(tokens.payload.token),
+                         aligner.count_hint.eq(tokens.payload.hint), tokens.ready.eq(aligner.tokens.ready)]
         else:
             wiring.connect(m, front.tokens, aligner.tokens)
         beats, out = aligner.beats, self.lanes

@@ -185,25 +185,24 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
     max_code = fmt.max_code
     code = Signal(unsigned(len(base) + 1), name=f"{name}_code")
     if cuts is not None and cuts.chosen("increment"):
-        # A register before the increment, with what it needs precomputed: ones[i] = base[:i]
-        # all ones (the carry into bit i when up), and the overflow test's two comparisons; the
-        # last segment is then one AND and one XOR per bit. All of it from the registers before
-        # the exponent add (base's upper part is field + h), not after it (the iCE40's path was
-        # that add, then the prefix ANDs): the low bits of
-        # field + h are all ones exactly when those of field are (h = 0), or when field's bit 0
-        # is clear and the rest above it are ones (h = 1); the comparisons with the largest
-        # code split the same way into comparisons of field with constants.
+        # A register before the increment, with what it needs precomputed, so that the last
+        # segment is a few gates per bit: the carry into bit i when up is AND(base[:i]); for the
+        # mantissa bits that is the AND of the whole 4-bit groups below i (registered: a prefix
+        # over the groups) and of the bits of i's own group below it (after the register). The
+        # exponent bits' carries need no exponent add (base's upper part is field + h, the iCE40's
+        # path was that add, then the prefix ANDs): the low bits of field + h are all ones
+        # exactly when those of field are (h = 0), or when field's bit 0 is clear and the rest
+        # above it are ones (h = 1); the comparisons with the largest code split the same way
+        # into comparisons of field with constants.
         low, field, h = kept[:mbits], exponent_code[mbits:], kept[mbits]
-        ones = Signal(len(base) + 1, name=f"{name}_ones_below")   # bit i set: a carry into bit i
-        all_low = Signal(name=f"{name}_low_ones")                 # AND(low)
-        high_ones = Signal(len(field), name=f"{name}_high_ones")  # bit j - 1: AND((field + h)[:j])
-        low_ands = prefix_ands(low) if mbits else Const(1, 1)     # bit i - 1: AND(low[:i])
+        groups = (mbits + 3) // 4
+        group_ones = Signal(max(groups, 1), name=f"{name}_group_ones")   # bit g - 1: AND(low[:4g])
+        high_ones = Signal(len(field), name=f"{name}_high_ones")        # bit j - 1: AND((field + h)[:j])
         odd = ~field[0]
         odd_ands = Cat(odd, odd.replicate(len(field) - 1) & prefix_ands(field[1:])) if len(field) > 1 else odd
-        m.d.comb += [all_low.eq(low_ands[-1]), high_ones.eq(Mux(h, odd_ands, prefix_ands(field)))]
-        # the top bit (field + h all ones) cannot be set
-        m.d.comb += ones.eq(Cat(Const(1, 1), low_ands if mbits else Const(0, 0),
-                                all_low.replicate(len(field)) & high_ones, Const(0, 1)))
+        m.d.comb += [group_ones.eq(prefix_ands(Cat(*(low[4 * g:4 * g + 4].all() for g in range(groups))))
+                                   if groups else 1),
+                     high_ones.eq(Mux(h, odd_ands, prefix_ands(field)))]
         max_low, max_high = max_code & ((1 << mbits) - 1), max_code >> mbits
         high_above = Mux(h, at_least(field, Const(max_high)), at_least(field, Const(max_high + 1)))
         high_equal = Mux(h, field == max_high - 1 if max_high else Const(0, 1), field == max_high)
@@ -212,7 +211,14 @@ def round_to_float(m, magnitude, lsb_exponent, fmt, rounding: str, name: str = "
         at_max = Signal(name=f"{name}_at_max")
         m.d.comb += [above_max.eq(high_above | (high_equal & low_above)),
                      at_max.eq(high_equal & (low == max_low))]
-        base, up, zero, ones, above_max, at_max = cuts.cut("increment", base, up, zero, ones, above_max, at_max)
+        base, up, zero, group_ones, high_ones, above_max, at_max = cuts.cut(
+            "increment", base, up, zero, group_ones, high_ones, above_max, at_max)
+        ones = Signal(len(base) + 1, name=f"{name}_ones_below")   # bit i set: a carry into bit i
+        low_ones = [(group_ones[i // 4 - 1] if i >= 4 else Const(1, 1)) & base[i // 4 * 4:i].all()
+                    for i in range(mbits + 1)]                    # AND(base[:i]), i <= mbits
+        all_low = group_ones[-1] if mbits else Const(1, 1)                   # AND(low)
+        # the top bit (field + h all ones) cannot be set
+        m.d.comb += ones.eq(Cat(*low_ones, all_low.replicate(len(field)) & high_ones, Const(0, 1)))
         m.d.comb += code.eq(Cat(base, 0) ^ (ones & up.replicate(len(ones))))
         overflow = above_max | (at_max & up)
     else:

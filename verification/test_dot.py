@@ -109,7 +109,7 @@ def test_dot_engine_on_verilator(config, depth, tmp_path, simulator, request):
 # the partials order: test_pipelined_dot_bench_catches_a_wrong_partials_order). make test has the
 # default (the fast preset: at 8 lanes the deepest setting, P = 4) in test_dot_engine_on_verilator,
 # on Verilator and Icarus; these explicit settings are in verify-full.
-FAST_8 = dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=2)
+FAST_8 = dict(partials=4, add_stages=10, mul_stages=1, tree_every=2, scale_stages=6, load_stages=3)
 PIPELINED = [
     full(CONFIGS[1], FAST_8, id="mxfp4-lanes8-P4-deepest"),
     full(CONFIGS[1], dict(partials=2, add_stages=7, mul_stages=1, tree_every=2, scale_stages=3, load_stages=1),

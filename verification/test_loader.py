@@ -63,10 +63,10 @@ def test_loader_in_amaranth_simulator(config):
 @pytest.mark.parametrize("word_bits, layout, compressed, scales", [
     (32, "linear", True, None), (32, "diagonal", True, None), (16, "diagonal", False, None),
     (128, "linear", False, "ue4m3")])
-@pytest.mark.parametrize("stages", [1, 2])
+@pytest.mark.parametrize("stages", [1, 2, 3])
 def test_loader_token_register_in_amaranth_simulator(word_bits, layout, compressed, scales, stages):
-    """``stages=1`` (the register between front end and aligner) and 2 (and the beat register
-    after the aligner): the same beats under stalls."""
+    """``stages=1`` (the register between front end and aligner), 2 (and the beat register
+    after the aligner) and 3 (the first one a skid buffer): the same beats under stalls."""
     t = traffic(word_bits, layout, compressed, scales, 16 if scales == "ue4m3" else 32, n_random=6)
     dut = hdl.PackedLoader(word_bits, layout, compressed=compressed, scales=scales,
                            block=16 if scales == "ue4m3" else 32, stages=stages)
@@ -98,6 +98,6 @@ def test_loader_parameters_are_checked():
     for kwargs, word in [({"word_bits": 24}, "word_bits"), ({"layout": "zigzag"}, "layout"),
                          ({"scales": "e5m2"}, "scales"), ({"layout": "diagonal", "scales": "e8m0"}, "diagonal"),
                          ({"block": 64}, "block"), ({"decode": "fp8"}, "decode="), ({"fmt": "e4m3"}, "fmt"),
-                         ({"count_bits": 4}, "count_bits"), ({"stages": 3}, "stages")]:
+                         ({"count_bits": 4}, "count_bits"), ({"stages": 4}, "stages")]:
         with pytest.raises(ValueError, match=word):
             hdl.PackedLoader(**kwargs)
