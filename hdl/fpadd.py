@@ -6,7 +6,12 @@ bit patterns), shift the smaller significand right by the exponent difference ke
 guard, a round and a sticky bit, add or subtract, and hand the result to the shared
 normalize-and-round (:func:`hdl.rounding.round_to_float`) with the larger operand's LSB
 exponent. Three extra bits are enough for a correctly rounded sum or difference (the
-textbook guard/round/sticky argument), so no wide exact grid is needed. Specials: NaN in, or
+textbook guard/round/sticky argument), so no wide exact grid is needed. With its operands
+registered (6 stages and more) the adder orders them by exponent field alone (the sign of the
+exponent difference, whose carry chain the shift shares) instead of the 31-bit magnitude
+compare; only a subtraction of aligned operands (no shift) can then go negative, so beside the
+shifter it decides from the significands whether to subtract the other way round, and the
+result takes the other operand's sign. Specials: NaN in, or
 Inf − Inf, gives the canonical NaN 0x7FC00000; an exact zero sum is +0 unless both addends are
 −0; overflow rounds to ±Inf.
 """
