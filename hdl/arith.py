@@ -53,29 +53,30 @@ def _leading_zeros(value: Value, width: int):
     return Mux(high_zero, Cat(low_count, ~low_zero), Cat(high_count, 0)), high_zero & low_zero
 
 
+def _and_scan(bits: list) -> list:
+    """Prefix ANDs of ``bits`` (element j: the AND of ``bits[:j + 1]``), a Kogge-Stone scan:
+    log2 levels."""
+    span = 1
+    while span < len(bits):
+        bits = [bits[i] if i < span else bits[i] & bits[i - span] for i in range(len(bits))]
+        span *= 2
+    return bits
+
+
 def increment(value: Value, bit: Value) -> Value:
     """``value + bit`` (``len(value) + 1`` bits) for a 1-bit ``bit``: bit i flips when ``bit``
     and every bit below i are set; the carries are prefix ANDs (Kogge-Stone, log2 levels)."""
     value, bit = Value.cast(value), Value.cast(bit)[0]
     n = len(value)
-    carry = [bit] + [value[i] for i in range(n)]         # carry[i + 1] after the scan: bit & value[:i + 1]
-    span = 1
-    while span <= n:
-        carry = [carry[i] if i < span else carry[i] & carry[i - span] for i in range(n + 1)]
-        span *= 2
+    carry = _and_scan([bit] + [value[i] for i in range(n)])   # carry[i]: bit & value[:i]
     return Cat(*(value[i] ^ carry[i] for i in range(n)), carry[n])
 
 
 def prefix_ands(value: Value) -> Value:
-    """``n`` bits for an ``n``-bit ``value``: bit ``j`` is the AND of ``value[:j + 1]`` (a
-    Kogge-Stone scan, log2 levels)."""
+    """``n`` bits for an ``n``-bit ``value``: bit ``j`` is the AND of ``value[:j + 1]`` (the scan
+    of :func:`increment`'s carries)."""
     value = Value.cast(value)
-    scan = [value[i] for i in range(len(value))]
-    span = 1
-    while span < len(scan):
-        scan = [scan[i] if i < span else scan[i] & scan[i - span] for i in range(len(scan))]
-        span *= 2
-    return Cat(*scan)
+    return Cat(*_and_scan([value[i] for i in range(len(value))]))
 
 
 def at_least(a: Value, b: Value) -> Value:

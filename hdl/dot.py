@@ -32,7 +32,7 @@ from golden.mx import block_format, check_partials
 
 from .fpadd import MAX_STAGES as ADD_MAX_STAGES, adder_cuts, fp32_add
 from .layouts import float_layout
-from .loader import PackedLoader
+from .loader import PackedLoader, stage_cycles as loader_stage_cycles
 from .multiplier import Multiplier, mixed_product
 from .scale import STAGE_CUTS as SCALE_STAGE_CUTS, ScaleApply, block_sum_width, mixed_sum_width
 from .pipeline import UnitParameters, delayed, skid_register
@@ -234,9 +234,11 @@ def fast_add_stages(lanes: int, block: int) -> int:
 
 def fast_load_stages(lanes: int) -> int:
     """The fast preset's loader stages: 3 (the token register a skid buffer) at 8 lanes, whose
-    engine fits an iCE40 HX8K and reaches 100 MHz there only with the loaders' ready path cut
-    (2 × 69 flip-flops, about 5 % of its SG13G2 area); 2 from 16 lanes, whose wider token would
-    cost twice as much for an engine too big for the HX8K."""
+    engine fits an iCE40 HX8K, where the loaders' ready path was the longest: 89.02 → 98.61 MHz
+    (``synth.nextpnr.fmax``, seed 1), for 124 more flip-flops, 4.5 % more SG13G2 area and 3 %
+    more energy per MAC (``fp4hw synth dot --lanes 8 --load-stages 2 --lib sg13g2 --json``
+    against the default); 2 from 16 lanes, whose wider token would cost more for an engine too
+    big for the HX8K."""
     return 3 if lanes <= 8 else 2
 
 
@@ -385,7 +387,8 @@ class DotEngine(UnitParameters, wiring.Component):
         in front of a job's first result (0 unpipelined); they do not change the steady rate."""
         if not self.pipelined:
             return 0
-        return LANES_QUEUE_CYCLES + (min(self._load_stages, 2) or JOB_QUEUE_CYCLES)
+        job_queue = 0 if self._load_stages else JOB_QUEUE_CYCLES     # registered loaders queue jobs themselves
+        return LANES_QUEUE_CYCLES + job_queue + loader_stage_cycles(self._load_stages)
 
     @property
     def latency(self) -> int:

@@ -52,6 +52,12 @@ from .zero_words import WordFrontEnd, job_layout, token_layout
 SCALE_FORMATS = {"e8m0": 8, "ue4m3": 7}
 
 
+def stage_cycles(stages: int) -> int:
+    """Cycles of latency a loader's register ``stages`` add: one per register, and the skid
+    buffer of ``stages=3`` none beyond ``stages=2``'s."""
+    return min(stages, 2)
+
+
 def beat_layout(lanes: int, value_shape, scales: int, scale_bits: int) -> data.StructLayout:
     fields = {"codes" if value_shape is None else "values": lanes_of(value_shape or unsigned(4), lanes),
               "mask": unsigned(lanes), "last": 1, "error": 1}

@@ -9,7 +9,7 @@ from amaranth.hdl import Elaboratable, Module, Signal
 
 import golden
 from hdl.arith import (at_least, classify, element_fields, element_specials, increment, leading_zeros, max_tree,
-                       normalize)
+                       normalize, prefix_ands)
 from verification.benches.amaranth_sim import run_vectors
 from verification.tiers import full
 
@@ -159,13 +159,14 @@ def test_pipelined_adder_tree_sums_exactly_after_its_latency(count, every):
 
 @pytest.mark.parametrize("a_bits, b_bits", [full(9, 7), (5, 5), (1, 4)])     # 9 x 7 bits (2^16 pairs): verify-full
 def test_prefix_increment_and_comparison_every_value(a_bits, b_bits):
-    """increment(a, bit) == a + bit and at_least(a, b) == (a >= b) for every a, b and bit (the
-    log-depth forms the pipelined rounder and adder use instead of ``+`` and ``>=``)."""
+    """increment(a, bit) == a + bit, at_least(a, b) == (a >= b) and prefix_ands(a)'s bit j ==
+    (a's low j + 1 bits all ones) for every a, b and bit (the log-depth forms the pipelined
+    rounder and adder use instead of ``+``, ``>=`` and a carry chain)."""
     from amaranth.sim import Simulator
     m = Module()
     a, b, bit = Signal(a_bits), Signal(b_bits), Signal()
-    total, ge = Signal(a_bits + 1), Signal()
-    m.d.comb += [total.eq(increment(a, bit)), ge.eq(at_least(a, b))]
+    total, ge, ands = Signal(a_bits + 1), Signal(), Signal(a_bits)
+    m.d.comb += [total.eq(increment(a, bit)), ge.eq(at_least(a, b)), ands.eq(prefix_ands(a))]
     bad = []
 
     async def bench(ctx):
@@ -175,7 +176,8 @@ def test_prefix_increment_and_comparison_every_value(a_bits, b_bits):
                     ctx.set(a, x)
                     ctx.set(b, y)
                     ctx.set(bit, c)
-                    if ctx.get(total) != x + c or ctx.get(ge) != (x >= y):
+                    want_ands = sum(1 << j for j in range(a_bits) if x & ((2 << j) - 1) == (2 << j) - 1)
+                    if ctx.get(total) != x + c or ctx.get(ge) != (x >= y) or ctx.get(ands) != want_ands:
                         bad.append((x, y, c))
     sim = Simulator(m)
     sim.add_testbench(bench)
